@@ -1,0 +1,62 @@
+// The admin port (CONTRACT §8): liveness, readiness, metrics, and the token gate of /admin/*.
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Metrics } from '../metrics.js';
+import { bearerMatches } from './bearer.js';
+
+export interface AdminDeps {
+  readonly token: string;
+  readonly metrics: Metrics;
+  /** Resolves true when the gateway should receive traffic. */
+  readonly isReady: () => Promise<boolean>;
+}
+
+export function createAdminApp(deps: AdminDeps): Koa {
+  const app = new Koa();
+  const router = new Router();
+  app.silent = true;
+
+  app.use(async (ctx, next) => {
+    ctx.set('cache-control', 'no-store');
+    await next();
+  });
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const ready = await deps.isReady();
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not ready' };
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  router.all('/admin{/*rest}', (ctx) => {
+    if (deps.token === '') {
+      ctx.status = 404;
+      ctx.body = { detail: 'Not found.' };
+      return;
+    }
+    if (!bearerMatches(ctx.get('authorization') || undefined, deps.token)) {
+      ctx.status = 401;
+      ctx.set('www-authenticate', 'Bearer');
+      ctx.body = { detail: 'A valid admin bearer token is required.' };
+      return;
+    }
+    ctx.status = 404;
+    ctx.body = { detail: 'Not found.' };
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use((ctx) => {
+    ctx.status = 404;
+    ctx.body = { detail: 'Not found.' };
+  });
+  return app;
+}

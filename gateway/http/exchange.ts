@@ -1,0 +1,27 @@
+// What the gateway learns about one request on its way through, kept on the request object so the
+// captcha app (Koa) and the proxy can report back to the one place that logs and counts.
+import type { IncomingMessage } from 'node:http';
+import type { ClientIdentity } from '../client-ip/resolve.js';
+import type { Outcome } from '../metrics.js';
+
+export interface Exchange {
+  readonly client: ClientIdentity;
+  /** process.hrtime.bigint() when the request arrived. */
+  readonly startNs: bigint;
+  outcome: Outcome;
+}
+
+const EXCHANGE = Symbol('captcha-gateway.exchange');
+type Carrier = IncomingMessage & { [EXCHANGE]?: Exchange };
+
+export function attachExchange(req: IncomingMessage, exchange: Exchange): Exchange {
+  (req as Carrier)[EXCHANGE] = exchange;
+  return exchange;
+}
+
+/** The exchange the gateway attached; every request that reaches a handler has one. */
+export function exchangeOf(req: IncomingMessage): Exchange {
+  const exchange = (req as Carrier)[EXCHANGE];
+  if (!exchange) throw new Error('request reached a handler without an exchange');
+  return exchange;
+}

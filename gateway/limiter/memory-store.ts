@@ -1,0 +1,76 @@
+// The in-process Store: sliding-window counters and throttles in LRU caches bounded by
+// `throttle.max_clients`. Throttles live apart from counters so a flood of new clients, which
+// evicts old counters, cannot evict a throttle.
+import { LRUCache } from 'lru-cache';
+import { addHit, type WindowCounter } from './sliding-window.js';
+import type { Store, WindowLimit } from './store.js';
+
+/** A client's counters by WindowLimit id. */
+type ClientCounters = Record<string, WindowCounter>;
+
+export class MemoryStore implements Store {
+  private readonly counters: LRUCache<string, ClientCounters>;
+  private readonly attempts: LRUCache<string, WindowCounter>;
+  private readonly throttles: LRUCache<string, number>;
+
+  constructor({ maxClients }: { maxClients: number }) {
+    this.counters = new LRUCache({ max: maxClients });
+    this.attempts = new LRUCache({ max: maxClients });
+    this.throttles = new LRUCache({ max: maxClients });
+  }
+
+  async hit(client: string, limits: readonly WindowLimit[], blockMs: number, nowMs: number) {
+    const until = this.currentThrottle(client, nowMs);
+    if (until !== 0) return until;
+    let counters = this.counters.get(client);
+    if (counters === undefined) {
+      counters = {};
+      this.counters.set(client, counters);
+    }
+    let over = false;
+    for (const limit of limits) {
+      const { counter, count } = addHit(counters[limit.id], limit.windowMs, nowMs);
+      counters[limit.id] = counter;
+      if (count > limit.limit) over = true;
+    }
+    if (!over) return 0;
+    const throttledUntil = nowMs + blockMs;
+    this.throttles.set(client, throttledUntil);
+    return throttledUntil;
+  }
+
+  async attempt(client: string, limit: WindowLimit, nowMs: number) {
+    const { counter, count } = addHit(this.attempts.get(client), limit.windowMs, nowMs);
+    this.attempts.set(client, counter);
+    return count <= limit.limit;
+  }
+
+  async throttledUntil(client: string, nowMs: number) {
+    return this.currentThrottle(client, nowMs);
+  }
+
+  async throttle(client: string, untilMs: number) {
+    this.throttles.set(client, untilMs);
+  }
+
+  async release(client: string) {
+    this.throttles.delete(client);
+    this.counters.delete(client);
+  }
+
+  async ping() {}
+
+  async close() {
+    this.counters.clear();
+    this.attempts.clear();
+    this.throttles.clear();
+  }
+
+  private currentThrottle(client: string, nowMs: number): number {
+    const until = this.throttles.get(client);
+    if (until === undefined) return 0;
+    if (until > nowMs) return until;
+    this.throttles.delete(client);
+    return 0;
+  }
+}

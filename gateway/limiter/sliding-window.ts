@@ -1,0 +1,35 @@
+// Sliding-window counting with two fixed buckets (the current and the previous window), weighted
+// by how much of the previous window still overlaps the sliding one. Constant memory per counter,
+// and exact for a burst that starts from an idle client: request limit+1 is the first over.
+
+/** The mutable state of one counter. */
+export interface WindowCounter {
+  /** Start (epoch ms) of the bucket `current` counts into. */
+  start: number;
+  current: number;
+  previous: number;
+}
+
+/** Adds one hit at `nowMs` to `counter` (created when undefined) and returns it with the count. */
+export function addHit(
+  counter: WindowCounter | undefined,
+  windowMs: number,
+  nowMs: number,
+): { counter: WindowCounter; count: number } {
+  const start = nowMs - (nowMs % windowMs);
+  if (counter === undefined) {
+    counter = { start, current: 0, previous: 0 };
+  } else if (counter.start !== start) {
+    counter.previous = counter.start === start - windowMs ? counter.current : 0;
+    counter.current = 0;
+    counter.start = start;
+  }
+  counter.current += 1;
+  return { counter, count: slidingCount(counter, windowMs, nowMs) };
+}
+
+/** The previous bucket counts in proportion to its overlap with the window ending at `nowMs`. */
+export function slidingCount(counter: WindowCounter, windowMs: number, nowMs: number): number {
+  const overlap = 1 - (nowMs - counter.start) / windowMs;
+  return counter.current + Math.floor(counter.previous * overlap);
+}

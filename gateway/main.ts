@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// The captcha-gateway command: loads and checks the config, starts the gateway, wires signals.
+import { parseCli, USAGE } from './cli.js';
+import { loadConfigFile } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { createLogger, type Logger } from './log.js';
+import { createGateway } from './server.js';
+
+async function main(): Promise<number> {
+  const cli = parseCli(process.argv.slice(2), process.env);
+  if (typeof cli === 'string') {
+    process.stderr.write(`${cli}\n${USAGE}\n`);
+    return 2;
+  }
+  const loaded = loadConfigFile(cli.configFile);
+  if (!loaded.ok) {
+    process.stderr.write(`${cli.configFile}: the config has problems:\n`);
+    for (const problem of loaded.problems) process.stderr.write(`  ${problem}\n`);
+    return 1;
+  }
+  if (cli.checkOnly) {
+    process.stdout.write('config OK\n');
+    return 0;
+  }
+  const { config } = loaded;
+  const log = createLogger(config.log.level);
+  warnAboutWeakSettings(config, log);
+  keepRunningOnStrayErrors(log);
+
+  const gateway = createGateway({ config, log });
+  const { publicPort, adminPort } = await gateway.listen();
+  log.info(
+    { event: 'listening', port: publicPort, admin_port: adminPort, upstream: config.upstream.url },
+    'captcha-gateway is listening',
+  );
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ event: 'draining', signal }, 'draining before exit');
+      gateway.shutdown().then(
+        () => {
+          log.info({ event: 'stopped' }, 'stopped');
+          resolve(0);
+        },
+        (error: unknown) => {
+          log.error({ event: 'shutdown_failed', err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    // Without a handler SIGHUP would kill the process; live reload arrives in a later version.
+    process.on('SIGHUP', () => log.warn({ event: 'reload_unsupported' }, 'SIGHUP ignored'));
+  });
+}
+
+function warnAboutWeakSettings(config: Config, log: Logger): void {
+  if (config.csrf.secret === '') {
+    log.warn(
+      { event: 'csrf_secret_ephemeral' },
+      "csrf.secret is empty: tokens are signed with a random per-process key, so replicas reject each other's tokens and a restart invalidates open forms",
+    );
+  }
+  if (config.captcha.secret === '') {
+    log.warn(
+      { event: 'captcha_secret_missing' },
+      'captcha.secret is empty: the provider will reject every verification',
+    );
+  }
+  if (config.captcha.provider === 'test') {
+    log.warn(
+      { event: 'test_captcha_provider' },
+      'captcha.provider is "test": a checkbox passes the captcha. Never use this in production',
+    );
+  }
+}
+
+// A stray error in one request must not take every other request down with the process.
+function keepRunningOnStrayErrors(log: Logger): void {
+  process.on('uncaughtException', (error) => {
+    log.error({ event: 'uncaught_exception', err: error }, 'uncaught exception');
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error({ event: 'unhandled_rejection', err: reason }, 'unhandled rejection');
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`captcha-gateway failed to start: ${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);

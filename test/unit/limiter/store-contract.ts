@@ -1,0 +1,107 @@
+// The one behaviour every Store must show; each store's test file runs it against a fresh store.
+import { expect } from 'chai';
+import type { Store, WindowLimit } from '../../../gateway/limiter/store.js';
+
+export interface StoreFixture {
+  /** A store with no state from earlier cases. */
+  create(): Promise<Store>;
+}
+
+const T0 = 1_700_000_040_000; // aligned to a 60 s window, so bursts start a fresh bucket
+const MINUTE = 60_000;
+const BLOCK = 15 * MINUTE;
+const byDefault: WindowLimit = { id: '', limit: 3, windowMs: MINUTE };
+const login: WindowLimit = { id: 'login', limit: 2, windowMs: MINUTE };
+
+export function storeContract(name: string, fixture: StoreFixture): void {
+  describe(`${name} (Store contract)`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await fixture.create();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('lets requests 1..limit through and throttles at request limit+1', async () => {
+      const answers: number[] = [];
+      for (let i = 0; i < 4; i++) answers.push(await store.hit('a', [byDefault], BLOCK, T0 + i));
+      expect(answers.slice(0, 3)).to.deep.equal([0, 0, 0]);
+      expect(answers[3]).to.equal(T0 + 3 + BLOCK);
+    });
+
+    it('keeps a throttled client throttled until the block ends, without counting', async () => {
+      for (let i = 0; i < 4; i++) await store.hit('a', [byDefault], BLOCK, T0);
+      expect(await store.hit('a', [byDefault], BLOCK, T0 + 1000)).to.equal(T0 + BLOCK);
+      expect(await store.throttledUntil('a', T0 + BLOCK - 1)).to.equal(T0 + BLOCK);
+      expect(await store.throttledUntil('a', T0 + BLOCK)).to.equal(0);
+      expect(await store.hit('a', [byDefault], BLOCK, T0 + BLOCK)).to.equal(0);
+    });
+
+    it('counts each client apart', async () => {
+      for (let i = 0; i < 4; i++) await store.hit('a', [byDefault], BLOCK, T0);
+      expect(await store.hit('b', [byDefault], BLOCK, T0)).to.equal(0);
+      expect(await store.throttledUntil('b', T0)).to.equal(0);
+    });
+
+    it('throttles when any of several limits is exceeded', async () => {
+      expect(await store.hit('a', [byDefault, login], BLOCK, T0)).to.equal(0);
+      expect(await store.hit('a', [byDefault, login], BLOCK, T0)).to.equal(0);
+      expect(await store.hit('a', [byDefault, login], BLOCK, T0)).to.equal(T0 + BLOCK);
+    });
+
+    it('counts a rule only on the requests that name it', async () => {
+      await store.hit('a', [byDefault, login], BLOCK, T0);
+      await store.hit('a', [byDefault], BLOCK, T0);
+      expect(await store.hit('a', [byDefault, login], BLOCK, T0)).to.equal(0);
+    });
+
+    it('forgets requests that slid out of the window', async () => {
+      for (let i = 0; i < 3; i++) await store.hit('a', [byDefault], BLOCK, T0);
+      expect(await store.hit('a', [byDefault], BLOCK, T0 + 2 * MINUTE)).to.equal(0);
+    });
+
+    it('weighs the previous window by its overlap with the sliding one', async () => {
+      for (let i = 0; i < 3; i++) await store.hit('a', [byDefault], BLOCK, T0);
+      // Half-way through the next window, half of the 3 earlier hits (floored: 1) still count.
+      const halfway = T0 + MINUTE + MINUTE / 2;
+      expect(await store.hit('a', [byDefault], BLOCK, halfway)).to.equal(0);
+      expect(await store.hit('a', [byDefault], BLOCK, halfway)).to.equal(0);
+      expect(await store.hit('a', [byDefault], BLOCK, halfway)).to.equal(halfway + BLOCK);
+    });
+
+    it('release lifts the throttle and resets the counters', async () => {
+      for (let i = 0; i < 4; i++) await store.hit('a', [byDefault], BLOCK, T0);
+      await store.release('a');
+      expect(await store.throttledUntil('a', T0)).to.equal(0);
+      for (let i = 0; i < 3; i++) expect(await store.hit('a', [byDefault], BLOCK, T0)).to.equal(0);
+    });
+
+    it('throttle() throttles a client until the given time', async () => {
+      await store.throttle('a', T0 + 5000);
+      expect(await store.throttledUntil('a', T0)).to.equal(T0 + 5000);
+      expect(await store.hit('a', [byDefault], BLOCK, T0)).to.equal(T0 + 5000);
+    });
+
+    it('attempt() allows limit attempts per window and refuses the next', async () => {
+      const attempts: WindowLimit = { id: 'captcha', limit: 2, windowMs: MINUTE };
+      expect(await store.attempt('a', attempts, T0)).to.equal(true);
+      expect(await store.attempt('a', attempts, T0)).to.equal(true);
+      expect(await store.attempt('a', attempts, T0)).to.equal(false);
+      expect(await store.attempt('b', attempts, T0)).to.equal(true);
+      expect(await store.attempt('a', attempts, T0 + 2 * MINUTE)).to.equal(true);
+    });
+
+    it('counts every one of many concurrent hits exactly once', async () => {
+      const limit: WindowLimit = { id: '', limit: 50, windowMs: MINUTE };
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, () => store.hit('a', [limit], BLOCK, T0)),
+      );
+      expect(answers.filter((until) => until === 0)).to.have.length(50);
+    });
+
+    it('answers ping while it is up', async () => {
+      await store.ping();
+    });
+  });
+}
