@@ -17,6 +17,10 @@ export const RANGE_NAMES = Object.keys(NAMED_RANGES);
 export function parseRangeEntry(entry: string): Range[] | undefined {
   const named = NAMED_RANGES[entry.toLowerCase()];
   if (named) return named.map((cidr) => toRange(ipaddr.parseCIDR(cidr)));
+  // ipaddr also reads "10.1" or "0x0a.0.0.1" as addresses; a typo must not quietly mean another range.
+  const address = entry.split('/')[0]!;
+  if (address.includes('%')) return undefined;
+  if (!address.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(address)) return undefined;
   try {
     if (entry.includes('/')) return [toRange(ipaddr.parseCIDR(entry))];
     const address = ipaddr.process(entry);
