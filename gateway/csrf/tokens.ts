@@ -1,0 +1,86 @@
+// Stateless CSRF tokens: an HMAC over expiry, nonce and client key, so any replica sharing
+// `csrf.secret` can check a token without storing anything (CONTRACT §6).
+import { createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+
+export interface CsrfTokens {
+  /** A fresh token bound to `clientKey`, valid for the configured ttl. Lower-case hex only. */
+  issue(clientKey: string): string;
+  /** True only for an unexpired token this secret issued to `clientKey`. Never throws. */
+  verify(token: unknown, clientKey: string): boolean;
+  /** True when no secret was configured and a random one was made for this process. */
+  readonly ephemeral: boolean;
+}
+
+export interface CsrfTokenOptions {
+  /** HMAC key shared by all replicas; '' makes a random 32-byte key for this process only. */
+  secret: string;
+  ttlMs: number;
+  /** Epoch milliseconds. */
+  now: () => number;
+}
+
+// Layout, all lower-case hex (the storefront extracts the token with `\w+`):
+// 12 chars expiry (epoch ms, good until the year 10889) + 32 chars nonce + 64 chars HMAC-SHA256.
+const EXPIRY_CHARS = 12;
+const NONCE_BYTES = 16;
+const NONCE_CHARS = NONCE_BYTES * 2;
+const MAC_CHARS = 64;
+const TOKEN_CHARS = EXPIRY_CHARS + NONCE_CHARS + MAC_CHARS;
+const TOKEN_SHAPE = new RegExp(`^[0-9a-f]{${TOKEN_CHARS}}$`);
+// Domain separation: the key may be reused elsewhere one day; these MACs mean nothing there.
+const PURPOSE = 'captcha-gateway/csrf/v1';
+
+export function createCsrfTokens({ secret, ttlMs, now }: CsrfTokenOptions): CsrfTokens {
+  const ephemeral = secret === '';
+  const key = ephemeral ? randomBytes(32) : Buffer.from(secret, 'utf8');
+  const nonce = createNoncePool();
+
+  // Expiry and nonce have fixed widths, so the client key after them needs no delimiter.
+  const mac = (expiryAndNonce: string, clientKey: string): Buffer =>
+    createHmac('sha256', key).update(PURPOSE).update(expiryAndNonce).update(clientKey).digest();
+
+  return {
+    ephemeral,
+
+    issue(clientKey) {
+      const expiry = Math.floor(now() + ttlMs)
+        .toString(16)
+        .padStart(EXPIRY_CHARS, '0');
+      const head = expiry + nonce();
+      return head + mac(head, clientKey).toString('hex');
+    },
+
+    verify(token, clientKey) {
+      // Shape first: anything that is not exactly our alphabet and length never reaches crypto.
+      if (typeof token !== 'string' || token.length !== TOKEN_CHARS) return false;
+      if (!TOKEN_SHAPE.test(token)) return false;
+      const head = token.slice(0, EXPIRY_CHARS + NONCE_CHARS);
+      const given = Buffer.from(token.slice(EXPIRY_CHARS + NONCE_CHARS), 'hex');
+      // Constant-time compare of two 32-byte MACs, so a forger learns nothing from timing.
+      if (!timingSafeEqual(given, mac(head, clientKey))) return false;
+      const expiry = Number.parseInt(token.slice(0, EXPIRY_CHARS), 16);
+      return now() < expiry;
+    },
+  };
+}
+
+/**
+ * Random hex nonces cut from a buffer refilled 256 nonces at a time: one randomBytes call per GET
+ * cost more than the HMAC. Nonces only make tokens unique; the MAC is what makes them unforgeable.
+ */
+function createNoncePool(): () => string {
+  const pool = Buffer.alloc(NONCE_BYTES * 256);
+  let offset = pool.length;
+  return () => {
+    if (offset === pool.length) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    const hex = pool.toString('hex', offset, offset + NONCE_BYTES);
+    offset += NONCE_BYTES;
+    return hex;
+  };
+}
+
+/** Length of every token `issue` makes (for tests and documentation). */
+export const CSRF_TOKEN_LENGTH = TOKEN_CHARS;
