@@ -1,0 +1,24 @@
+// Binds and closes the demo's small helper servers (shop, test captcha provider).
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Listens on `port` (0: any free one) and resolves with `http://host:port` as bound. */
+export function listenLocal(server: Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const bound = (server.address() as AddressInfo).port;
+      const hostPart = host.includes(':') ? `[${host}]` : host;
+      resolve(`http://${hostPart}:${bound}`);
+    });
+  });
+}
+
+/** Closes `server` at once: keep-alive sockets of a demo helper need no grace period. */
+export function closeNow(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
