@@ -19,7 +19,8 @@ if (!result.ok) throw new Error(result.problems.join('\n'));
 const config = result.config;
 const classify = compileRoutes(config, new AddressSet(config.throttle.exempt.clients));
 const client = ipaddr.parse('203.0.113.9');
-const ids = (route: Route) => (route.kind === 'counted' ? route.limits.map((l) => l.id) : route.kind);
+const ids = (route: Route) =>
+  route.kind === 'counted' ? route.limits.map((l) => l.id) : route.kind;
 
 describe('compileRoutes', () => {
   it('classifies the captcha paths, with or without their trailing slash', () => {

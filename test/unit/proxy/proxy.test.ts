@@ -1,0 +1,662 @@
+// Checks the upstream proxy end to end on real sockets: what the upstream receives, what the client
+// gets back, streaming, every upstream fault, client hang-ups and WebSocket tunnels (CONTRACT §7).
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { AddressSet } from '../../../gateway/client-ip/cidr.js';
+import type { Config } from '../../../gateway/config/schema.js';
+import {
+  createUpstreamProxy,
+  type UpstreamFault,
+  type UpstreamProxy,
+} from '../../../gateway/proxy/proxy.js';
+import {
+  patternSha256,
+  startStalledListener,
+  startUpstream,
+  writePattern,
+  type RecordedRequest,
+  type Upstream,
+} from '../../helpers/upstream.js';
+
+const MB = 1024 * 1024;
+
+interface Gateway {
+  readonly port: number;
+  readonly proxy: UpstreamProxy;
+  /** Every onUpstreamError call, in order. */
+  readonly faults: { url: string; kind: UpstreamFault }[];
+  draining: boolean;
+  close(): Promise<void>;
+}
+
+interface GatewayOptions {
+  readonly upstream?: Partial<Config['upstream']>;
+  /** Trusted proxy entries; loopback (the test client) by default. */
+  readonly trusted?: readonly string[];
+}
+
+/** The proxy mounted on a bare HTTP server, as the gateway mounts it. */
+async function startGateway(url: string, options: GatewayOptions = {}): Promise<Gateway> {
+  const faults: { url: string; kind: UpstreamFault }[] = [];
+  const gateway = {
+    faults,
+    draining: false,
+  } as Gateway;
+  const proxy = createUpstreamProxy({
+    upstream: {
+      url,
+      timeout: 5000,
+      connect_timeout: 2000,
+      change_origin: false,
+      max_sockets: 16,
+      ...options.upstream,
+    },
+    trusted: new AddressSet(options.trusted ?? ['loopback']),
+    isDraining: () => gateway.draining,
+    onUpstreamError: (req, kind) => faults.push({ url: req.url ?? '', kind }),
+  });
+  const server = http.createServer((req, res) => proxy.web(req, res));
+  server.on('upgrade', (req, socket, head) => proxy.ws(req, socket, head));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return Object.assign(gateway, {
+    port: (server.address() as net.AddressInfo).port,
+    proxy,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      proxy.close();
+    },
+  });
+}
+
+interface Reply {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+  readonly body: Buffer;
+}
+
+interface Call {
+  readonly method?: string;
+  readonly path?: string;
+  readonly headers?: http.OutgoingHttpHeaders;
+  readonly body?: string | Buffer;
+  readonly agent?: http.Agent | false;
+}
+
+/** One request through the gateway, body read whole (only small bodies come back this way). */
+async function call(port: number, { body, agent = false, ...options }: Call = {}): Promise<Reply> {
+  const req = http.request({ host: '127.0.0.1', port, agent, ...options });
+  req.end(body);
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return {
+    status: res.statusCode ?? 0,
+    headers: res.headers,
+    rawHeaders: res.rawHeaders,
+    body: Buffer.concat(chunks),
+  };
+}
+
+/** The default upstream route echoes what it received. */
+function echoed(reply: Reply): RecordedRequest {
+  return JSON.parse(reply.body.toString()) as RecordedRequest;
+}
+
+/** A port that refuses connections: bound once, then released. */
+async function refusedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Reads from a raw socket until `done` says the text so far is enough (or the socket ends). */
+function readUntil(socket: net.Socket, done: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const finish = () => {
+      socket.off('data', onData);
+      socket.off('close', finish);
+      socket.pause();
+      resolve(text);
+    };
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (done(text)) finish();
+    };
+    socket.on('data', onData);
+    socket.on('close', finish);
+    socket.resume();
+  });
+}
+
+/** Resolves with the 'close' of a socket, or of the response and request of a client call. */
+function closed(emitter: NodeJS.EventEmitter): Promise<unknown> {
+  return once(emitter, 'close');
+}
+
+/** JS heap plus Buffer memory of this process, which runs gateway, upstream and client alike. */
+function memoryInUse(): number {
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+}
+
+/** Samples memory while `work` runs; returns the peak growth over the level before it. */
+async function peakGrowth(work: () => Promise<void>): Promise<number> {
+  const before = memoryInUse();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, memoryInUse())), 5);
+  try {
+    await work();
+  } finally {
+    clearInterval(sampler);
+  }
+  return Math.max(peak, memoryInUse()) - before;
+}
+
+describe('createUpstreamProxy', function () {
+  this.timeout(20_000);
+
+  let upstream: Upstream;
+  let gw: Gateway;
+
+  before(async () => {
+    upstream = await startUpstream();
+  });
+  after(async () => {
+    await upstream.close();
+  });
+  beforeEach(async () => {
+    upstream.requests.length = 0;
+    gw = await startGateway(upstream.url);
+  });
+  afterEach(async () => {
+    await gw.close();
+  });
+
+  describe('the request the upstream receives', () => {
+    it('passes method, path, query and body through untouched', async () => {
+      const path = "/a//b/../c\\d/%2F'e?x=1&x=2&y=a%20b&z=/p//q";
+      const reply = await call(gw.port, { method: 'PATCH', path, body: 'hello upstream' });
+      const seen = echoed(reply);
+      expect(reply.status).to.equal(200);
+      expect(seen.method).to.equal('PATCH');
+      expect(seen.url).to.equal(path);
+      expect(seen.bodyBytes).to.equal(14);
+      expect(seen.bodySha256).to.equal(sha256('hello upstream'));
+    });
+
+    it('puts the path of upstream.url before the request path', async () => {
+      const based = await startGateway(`${upstream.url}/base/`);
+      try {
+        expect(echoed(await call(based.port, { path: '/x//y?q=1' })).url).to.equal('/base/x//y?q=1');
+      } finally {
+        await based.close();
+      }
+    });
+
+    it('keeps the client Host, or writes the upstream host with change_origin', async () => {
+      const headers = { host: 'shop.example' };
+      expect(echoed(await call(gw.port, { headers })).headers.host).to.equal('shop.example');
+      const changing = await startGateway(upstream.url, { upstream: { change_origin: true } });
+      try {
+        const seen = echoed(await call(changing.port, { headers }));
+        expect(seen.headers.host).to.equal(`127.0.0.1:${upstream.port}`);
+        expect(seen.headers['x-forwarded-host']).to.equal('shop.example');
+      } finally {
+        await changing.close();
+      }
+    });
+
+    it('appends the peer address to X-Forwarded-For', async () => {
+      const headers = { 'x-forwarded-for': '203.0.113.7, 10.0.0.2' };
+      const seen = echoed(await call(gw.port, { headers }));
+      expect(seen.headers['x-forwarded-for']).to.equal('203.0.113.7, 10.0.0.2, 127.0.0.1');
+      expect(echoed(await call(gw.port)).headers['x-forwarded-for']).to.equal('127.0.0.1');
+    });
+
+    it('replaces X-Forwarded-Proto and X-Forwarded-Host sent by an untrusted peer', async () => {
+      const untrusting = await startGateway(upstream.url, { trusted: [] });
+      try {
+        const headers = {
+          host: 'shop.example:8080',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'evil.example',
+        };
+        const seen = echoed(await call(untrusting.port, { headers }));
+        expect(seen.headers['x-forwarded-proto']).to.equal('http');
+        expect(seen.headers['x-forwarded-host']).to.equal('shop.example:8080');
+      } finally {
+        await untrusting.close();
+      }
+    });
+
+    it('keeps X-Forwarded-Proto and X-Forwarded-Host sent by a trusted proxy', async () => {
+      const headers = {
+        host: 'internal:8080',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'shop.example',
+      };
+      const seen = echoed(await call(gw.port, { headers }));
+      expect(seen.headers['x-forwarded-proto']).to.equal('https');
+      expect(seen.headers['x-forwarded-host']).to.equal('shop.example');
+    });
+
+    it('sets X-Forwarded-Proto and X-Forwarded-Host when a trusted proxy sent none', async () => {
+      const seen = echoed(await call(gw.port, { headers: { host: 'shop.example' } }));
+      expect(seen.headers['x-forwarded-proto']).to.equal('http');
+      expect(seen.headers['x-forwarded-host']).to.equal('shop.example');
+    });
+  });
+
+  describe('hop-by-hop headers', () => {
+    it('drops hop-by-hop request headers and every header the client names in Connection', async () => {
+      // Raw, because Node's client will not send a Trailer header on a body-less request.
+      const socket = net.connect(gw.port, '127.0.0.1');
+      socket.write(
+        'GET /raw HTTP/1.1\r\nHost: gw\r\nConnection: close, X-Secret, x-other\r\n' +
+          'X-Secret: client-only\r\nX-Other: client-only\r\nKeep-Alive: timeout=99\r\n' +
+          'Proxy-Connection: keep-alive\r\nProxy-Authorization: Basic c2VjcmV0\r\nTE: trailers\r\n' +
+          'Trailer: x-checksum\r\nUpgrade: h2c\r\nX-End-To-End: kept\r\n\r\n',
+      );
+      expect(await readUntil(socket, () => false)).to.match(/^HTTP\/1\.1 200 /);
+      const seen = await upstream.waitForRequest((r) => r.url === '/raw');
+      for (const name of [
+        'x-secret',
+        'x-other',
+        'keep-alive',
+        'proxy-connection',
+        'proxy-authorization',
+        'te',
+        'trailer',
+        'upgrade',
+      ]) {
+        expect(seen.headers, name).not.to.have.property(name);
+      }
+      // Node writes its own Connection for the pooled upstream connection.
+      expect(seen.headers.connection).to.equal('keep-alive');
+      expect(seen.headers['x-end-to-end']).to.equal('kept');
+    });
+
+    it('drops hop-by-hop response headers and those the upstream names in Connection, keeping both Set-Cookie', async () => {
+      const reply = await call(gw.port, { path: '/hop' });
+      expect(reply.status).to.equal(200);
+      for (const name of ['x-secret', 'proxy-authenticate', 'trailer', 'upgrade']) {
+        expect(reply.headers, name).not.to.have.property(name);
+      }
+      // Connection and Keep-Alive the client sees are the gateway's own, not the upstream's.
+      expect(reply.headers.connection).to.equal('close');
+      expect(reply.headers['keep-alive']).to.equal(undefined);
+      expect(reply.headers['set-cookie']).to.deep.equal([
+        'first=1; Path=/; HttpOnly',
+        'second=2; Path=/; Secure',
+      ]);
+      expect(reply.headers['x-end-to-end']).to.equal('kept');
+      expect(echoed(reply).url).to.equal('/hop');
+    });
+  });
+
+  describe('body framing (request smuggling)', () => {
+    it('frames a chunked DELETE body again instead of writing it raw into the pooled connection', async () => {
+      const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: upstream\r\n\r\n';
+      const socket = net.connect(gw.port, '127.0.0.1');
+      socket.write(
+        'DELETE /items/1 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`,
+      );
+      const text = await readUntil(socket, () => false);
+      expect(text).to.match(/^HTTP\/1\.1 200 /);
+      // A follow-up on the same pooled upstream connection shows whether anything was smuggled.
+      await call(gw.port, { path: '/after' });
+      expect(upstream.requests.map((r) => `${r.method} ${r.url}`)).to.deep.equal([
+        'DELETE /items/1',
+        'GET /after',
+      ]);
+      expect(upstream.requests[0]!.bodyBytes).to.equal(smuggled.length);
+      expect(upstream.requests[0]!.headers['transfer-encoding']).to.equal('chunked');
+    });
+
+    it('keeps Content-Length when the client names it in Connection', async () => {
+      const body = 'GET /smuggled HTTP/1.1\r\nHost: upstream\r\n\r\n';
+      const reply = await call(gw.port, {
+        method: 'GET',
+        path: '/with-body',
+        headers: { connection: 'content-length', 'content-length': body.length },
+        body,
+      });
+      expect(echoed(reply).bodyBytes).to.equal(body.length);
+      await call(gw.port, { path: '/after' });
+      expect(upstream.requests.map((r) => r.url)).to.deep.equal(['/with-body', '/after']);
+    });
+
+    it('writes its headers on a request that waits for a pooled socket (no crash)', async () => {
+      const single = await startGateway(upstream.url, { upstream: { max_sockets: 1 } });
+      try {
+        const holding = call(single.port, { path: '/delay?ms=100' });
+        await upstream.waitForRequest((r) => r.url.startsWith('/delay'));
+        // Queued behind the held socket; its body is written before it gets one.
+        const queued = await call(single.port, {
+          method: 'POST',
+          path: '/queued',
+          headers: { 'x-forwarded-for': '203.0.113.7' },
+          body: 'queued body',
+        });
+        expect((await holding).status).to.equal(200);
+        const seen = echoed(queued);
+        expect(seen.headers['x-forwarded-for']).to.equal('203.0.113.7, 127.0.0.1');
+        expect(seen.bodyBytes).to.equal(11);
+      } finally {
+        await single.close();
+      }
+    });
+
+    it('writes its headers on an Expect: 100-continue request', async () => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port: gw.port,
+        method: 'POST',
+        path: '/expect',
+        agent: false,
+        headers: {
+          expect: '100-continue',
+          connection: 'x-secret',
+          'x-secret': 'client-only',
+          'x-forwarded-for': '203.0.113.7',
+        },
+      });
+      req.on('continue', () => req.end('after continue'));
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      res.resume();
+      await once(res, 'end');
+      const seen = await upstream.waitForRequest((r) => r.url === '/expect');
+      await seen.bodyEnded;
+      expect(seen.headers['x-forwarded-for']).to.equal('203.0.113.7, 127.0.0.1');
+      expect(seen.headers).not.to.have.property('x-secret');
+      expect(seen.bodyBytes).to.equal(14);
+    });
+  });
+
+  describe('streaming', () => {
+    it('streams a 50 MB upload through without holding it in memory', async () => {
+      const bytes = 50 * MB;
+      let reply: Reply | undefined;
+      const growth = await peakGrowth(async () => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port: gw.port,
+          method: 'POST',
+          path: '/upload',
+          agent: false,
+        });
+        const answered = once(req, 'response') as Promise<[http.IncomingMessage]>;
+        await writePattern(req, bytes);
+        req.end();
+        const [res] = await answered;
+        const chunks: Buffer[] = [];
+        for await (const chunk of res) chunks.push(chunk as Buffer);
+        reply = { status: res.statusCode ?? 0, headers: res.headers, rawHeaders: [], body: Buffer.concat(chunks) };
+      });
+      const seen = echoed(reply!);
+      expect(seen.bodyBytes).to.equal(bytes);
+      expect(seen.bodySha256).to.equal(patternSha256(bytes));
+      expect(growth, `peak memory growth ${Math.round(growth / MB)} MB`).to.be.below(48 * MB);
+    });
+
+    it('streams a 50 MB download through without holding it in memory', async () => {
+      const bytes = 50 * MB;
+      const hash = createHash('sha256');
+      let received = 0;
+      const growth = await peakGrowth(async () => {
+        const req = http.get({ host: '127.0.0.1', port: gw.port, path: `/stream?bytes=${bytes}`, agent: false });
+        const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+        for await (const chunk of res) {
+          received += (chunk as Buffer).length;
+          hash.update(chunk as Buffer);
+        }
+      });
+      expect(received).to.equal(bytes);
+      expect(hash.digest('hex')).to.equal(patternSha256(bytes));
+      expect(growth, `peak memory growth ${Math.round(growth / MB)} MB`).to.be.below(48 * MB);
+    });
+
+    it('holds the upstream back while the client does not read', async () => {
+      const bytes = 200 * MB;
+      const req = http.get({ host: '127.0.0.1', port: gw.port, path: `/stream?bytes=${bytes}`, agent: false });
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      res.pause();
+      const seen = await upstream.waitForRequest((r) => r.url.startsWith('/stream'));
+      // No event says "every buffer on the way is full": wait until the upstream stops writing.
+      const stalledAt = await settledValue(() => seen.responseBytes);
+      expect(stalledAt, `${Math.round(stalledAt / MB)} MB written`).to.be.below(64 * MB);
+      req.destroy();
+      expect((await seen.closed).completed).to.equal(false);
+    });
+  });
+
+  describe('upstream faults', () => {
+    it('answers 502 JSON without internal details when the upstream refuses the connection', async () => {
+      const port = await refusedPort();
+      const refusing = await startGateway(`http://127.0.0.1:${port}`);
+      try {
+        const reply = await call(refusing.port, { path: '/refused' });
+        expect(reply.status).to.equal(502);
+        expect(reply.headers['content-type']).to.equal('application/json');
+        expect(reply.headers['cache-control']).to.equal('no-store');
+        const text = reply.body.toString();
+        expect(JSON.parse(text)).to.have.property('detail').that.is.a('string');
+        for (const secret of ['127.0.0.1', String(port), 'ECONNREFUSED', 'Error', ' at ']) {
+          expect(text).not.to.include(secret);
+        }
+        expect(refusing.faults).to.deep.equal([{ url: '/refused', kind: 'unreachable' }]);
+      } finally {
+        await refusing.close();
+      }
+    });
+
+    it('answers 504 when no response head comes within upstream.timeout, and aborts the upstream request', async () => {
+      const impatient = await startGateway(upstream.url, { upstream: { timeout: 300 } });
+      try {
+        const reply = await call(impatient.port, { path: '/slow' });
+        expect(reply.status).to.equal(504);
+        expect(JSON.parse(reply.body.toString())).to.have.property('detail');
+        const seen = await upstream.waitForRequest((r) => r.url === '/slow');
+        expect(await seen.closed).to.deep.equal({ completed: false });
+        expect(impatient.faults).to.deep.equal([{ url: '/slow', kind: 'timeout' }]);
+      } finally {
+        await impatient.close();
+      }
+    });
+
+    it('counts the wait for a pooled socket toward upstream.timeout and never sends the queued request', async () => {
+      const single = await startGateway(upstream.url, {
+        upstream: { timeout: 300, max_sockets: 1 },
+      });
+      try {
+        const first = call(single.port, { path: '/slow' });
+        await upstream.waitForRequest((r) => r.url === '/slow');
+        const queued = await call(single.port, { path: '/queued' });
+        expect(queued.status).to.equal(504);
+        expect((await first).status).to.equal(504);
+        // Give a freed socket every chance to carry the queued request: one more full exchange.
+        expect((await call(single.port, { path: '/after' })).status).to.equal(200);
+        expect(upstream.requests.map((r) => r.url)).to.deep.equal(['/slow', '/after']);
+      } finally {
+        await single.close();
+      }
+    });
+
+    it('answers 502 when no connection is made within connect_timeout', async () => {
+      const stalled = await startStalledListener();
+      const waiting = await startGateway(stalled.url, {
+        upstream: { connect_timeout: 200, timeout: 10_000 },
+      });
+      try {
+        const started = Date.now();
+        const reply = await call(waiting.port, { path: '/stalled' });
+        expect(reply.status).to.equal(502);
+        expect(Date.now() - started).to.be.below(5000);
+        expect(waiting.faults).to.deep.equal([{ url: '/stalled', kind: 'unreachable' }]);
+      } finally {
+        await waiting.close();
+        await stalled.close();
+      }
+    });
+
+    it('breaks the client response when the upstream resets after the head', async () => {
+      const req = http.get({ host: '127.0.0.1', port: gw.port, path: '/headers-then-reset', agent: false });
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      expect(res.statusCode).to.equal(200);
+      let received = 0;
+      const [error] = (await new Promise((resolve) => {
+        res.on('data', (chunk: Buffer) => (received += chunk.length));
+        res.on('error', (e) => resolve([e]));
+        res.on('end', () => resolve([undefined]));
+      })) as [Error | undefined];
+      expect(error, 'the response ends in an error, not a clean end').to.be.instanceOf(Error);
+      expect(received).to.be.below(1 << 20);
+      expect(gw.faults).to.deep.equal([{ url: '/headers-then-reset', kind: 'reset' }]);
+    });
+
+    it('keeps serving after upstream faults', async () => {
+      const impatient = await startGateway(upstream.url, { upstream: { timeout: 200 } });
+      try {
+        const faults = await Promise.allSettled([
+          call(impatient.port, { path: '/slow' }),
+          call(impatient.port, { path: '/headers-then-reset' }),
+          call(impatient.port, { path: '/status?code=503' }),
+        ]);
+        expect(faults[0]).to.deep.include({ status: 'fulfilled' });
+        const reply = await call(impatient.port, { path: '/healthy' });
+        expect(reply.status).to.equal(200);
+        expect(echoed(reply).url).to.equal('/healthy');
+        // An upstream 503 is an answer, not a fault.
+        expect(impatient.faults.map((f) => f.url).sort()).to.deep.equal([
+          '/headers-then-reset',
+          '/slow',
+        ]);
+      } finally {
+        await impatient.close();
+      }
+    });
+  });
+
+  describe('client hang-ups', () => {
+    it('aborts the upstream request when the client hangs up on a GET', async () => {
+      const req = http.get({ host: '127.0.0.1', port: gw.port, path: '/slow', agent: false });
+      req.on('error', () => {});
+      const seen = await upstream.waitForRequest((r) => r.url === '/slow');
+      req.destroy();
+      expect(await seen.closed).to.deep.equal({ completed: false });
+      expect(gw.faults).to.deep.equal([]);
+    });
+
+    it('aborts the upstream transfer when the client hangs up mid-download', async () => {
+      const req = http.get({ host: '127.0.0.1', port: gw.port, path: `/stream?bytes=${200 * MB}`, agent: false });
+      req.on('error', () => {});
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      res.on('error', () => {});
+      await once(res, 'data');
+      const seen = await upstream.waitForRequest((r) => r.url.startsWith('/stream'));
+      req.destroy();
+      expect(await seen.closed).to.deep.equal({ completed: false });
+      expect(seen.responseBytes).to.be.below(200 * MB);
+      expect(gw.faults).to.deep.equal([]);
+    });
+  });
+
+  describe('draining', () => {
+    it('adds Connection: close to proxied responses while draining', async () => {
+      const agent = new http.Agent({ keepAlive: true });
+      try {
+        expect((await call(gw.port, { agent })).headers.connection).to.equal('keep-alive');
+        gw.draining = true;
+        const reply = await call(gw.port, { agent });
+        expect(reply.status).to.equal(200);
+        expect(reply.headers.connection).to.equal('close');
+      } finally {
+        agent.destroy();
+      }
+    });
+  });
+
+  describe('WebSocket upgrades', () => {
+    const HANDSHAKE =
+      'GET /chat?room=1 HTTP/1.1\r\nHost: shop.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+      'X-Forwarded-For: 198.51.100.2\r\n\r\n';
+
+    it('tunnels an upgrade and echoes bytes both ways, with X-Forwarded-For appended', async () => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      socket.write(HANDSHAKE);
+      const head = await readUntil(socket, (text) => text.includes('\r\n\r\n'));
+      expect(head).to.match(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      const payload = Buffer.from([0x70, 0x69, 0x6e, 0x67, 0x00, 0xff, 0x0d, 0x0a, 0x80]);
+      socket.write(payload);
+      const echo = await readUntil(socket, (text) => text.length >= payload.length);
+      expect(echo).to.equal(payload.toString('latin1'));
+      const seen = await upstream.waitForRequest((r) => r.upgrade);
+      expect(seen.url).to.equal('/chat?room=1');
+      expect(seen.headers['x-forwarded-for']).to.equal('198.51.100.2, 127.0.0.1');
+      expect(seen.headers.upgrade).to.equal('websocket');
+      expect(seen.headers.connection).to.equal('upgrade');
+      socket.end();
+      // The tunnel closes through to the upstream once the client ends it.
+      await seen.closed;
+    });
+
+    it('destroys the client socket when the upstream refuses the connection', async () => {
+      const refusing = await startGateway(`http://127.0.0.1:${await refusedPort()}`);
+      try {
+        const socket = net.connect(refusing.port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.write(HANDSHAKE);
+        await closed(socket);
+        expect(refusing.faults).to.deep.equal([{ url: '/chat?room=1', kind: 'unreachable' }]);
+      } finally {
+        await refusing.close();
+      }
+    });
+
+    it('survives a client reset before the upstream answered the upgrade, and drops the upstream request', async () => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      socket.write(HANDSHAKE.replace('/chat?room=1', '/slow'));
+      const seen = await upstream.waitForRequest((r) => r.upgrade && r.url === '/slow');
+      socket.resetAndDestroy();
+      await seen.closed;
+      expect((await call(gw.port)).status).to.equal(200);
+      expect(gw.faults).to.deep.equal([]);
+    });
+
+    it('closes an upgrade that is not a WebSocket handshake without asking the upstream', async () => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('GET / HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+      await closed(socket);
+      expect(upstream.requests).to.deep.equal([]);
+    });
+  });
+});
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Polls `read` until it returns the same value three times in a row, 50 ms apart. */
+async function settledValue(read: () => number): Promise<number> {
+  let last = -1;
+  let same = 0;
+  for (let i = 0; i < 200 && same < 3; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = read();
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
