@@ -150,19 +150,43 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
+  /** A WebSocket upgrade takes the same path as a request, and counts as one. */
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const client = resolveClient(req.socket.remoteAddress, req.headers);
-    const route = classify(req.method ?? 'GET', req.url ?? '/', client.address);
-    if (route.kind === 'captcha') return refuseUpgrade(socket, 400, 'Bad Request');
-    if (route.kind === 'exempt') return proxy.ws(req, socket, head);
-    const nowMs = now();
-    void ask(client.key, route.limits, nowMs).then((until) => {
-      const decision = decide({ throttledUntilMs: until, nowMs }, policy);
-      if (decision.kind === 'proxy') proxy.ws(req, socket, head);
-      else if (decision.kind === 'intercept') refuseUpgrade(socket, 429, 'Too Many Requests');
-      else refuseUpgrade(socket, 503, 'Service Unavailable');
+    const exchange = attachExchange(req, {
+      client,
+      startNs: process.hrtime.bigint(),
+      outcome: 'proxied',
     });
+    socket.once('close', () => metrics.requests.inc({ outcome: exchange.outcome }));
+    const route = classify(req.method ?? 'GET', req.url ?? '/', client.address);
+    switch (route.kind) {
+      case 'captcha':
+        exchange.outcome = 'captcha_failed';
+        return refuseUpgrade(socket, 400, 'Bad Request');
+      case 'exempt':
+        exchange.outcome = 'exempt';
+        return proxy.ws(req, socket, head);
+      case 'counted': {
+        const nowMs = now();
+        void ask(client.key, route.limits, nowMs).then((until) => {
+          const decision = decide({ throttledUntilMs: until, nowMs }, policy);
+          switch (decision.kind) {
+            case 'proxy':
+              exchange.outcome = decision.outcome;
+              return proxy.ws(req, socket, head);
+            case 'intercept':
+              exchange.outcome = 'throttled';
+              return refuseUpgrade(socket, 429, 'Too Many Requests');
+            case 'unavailable':
+              exchange.outcome = 'throttled';
+              return refuseUpgrade(socket, 503, 'Service Unavailable');
+          }
+        });
+        return;
+      }
+    }
   }
 
   const publicServer = http.createServer(

@@ -22,6 +22,9 @@ import {
 } from '../../helpers/upstream.js';
 
 const MB = 1024 * 1024;
+// Client, gateway and upstream share this process, so streaming 50 MB leaves some 30 MB of chunks
+// for the collector at the peak; a proxy holding the body whole measured over 120 MB.
+const LOOSE_LIMIT = 48 * MB;
 
 interface Gateway {
   readonly port: number;
@@ -36,6 +39,12 @@ interface GatewayOptions {
   readonly upstream?: Partial<Config['upstream']>;
   /** Trusted proxy entries; loopback (the test client) by default. */
   readonly trusted?: readonly string[];
+  /** Replaces the plain `proxy.web(req, res)` request handler. */
+  readonly handle?: (
+    proxy: UpstreamProxy,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ) => void;
 }
 
 /** The proxy mounted on a bare HTTP server, as the gateway mounts it. */
@@ -58,7 +67,8 @@ async function startGateway(url: string, options: GatewayOptions = {}): Promise<
     isDraining: () => gateway.draining,
     onUpstreamError: (req, kind) => faults.push({ url: req.url ?? '', kind }),
   });
-  const server = http.createServer((req, res) => proxy.web(req, res));
+  const handle = options.handle ?? ((p, req, res) => p.web(req, res));
+  const server = http.createServer((req, res) => handle(proxy, req, res));
   server.on('upgrade', (req, socket, head) => proxy.ws(req, socket, head));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -196,7 +206,9 @@ describe('createUpstreamProxy', function () {
     it('puts the path of upstream.url before the request path', async () => {
       const based = await startGateway(`${upstream.url}/base/`);
       try {
-        expect(echoed(await call(based.port, { path: '/x//y?q=1' })).url).to.equal('/base/x//y?q=1');
+        expect(echoed(await call(based.port, { path: '/x//y?q=1' })).url).to.equal(
+          '/base/x//y?q=1',
+        );
       } finally {
         await based.close();
       }
@@ -323,6 +335,33 @@ describe('createUpstreamProxy', function () {
       expect(upstream.requests[0]!.headers['transfer-encoding']).to.equal('chunked');
     });
 
+    it("leaves the client's request headers as they came", async () => {
+      const after: http.IncomingHttpHeaders[] = [];
+      const observing = await startGateway(upstream.url, {
+        handle: (proxy, req, res) => {
+          res.once('close', () => after.push({ ...req.headers }));
+          proxy.web(req, res);
+        },
+      });
+      try {
+        await call(observing.port, {
+          method: 'DELETE',
+          path: '/items/2',
+          headers: {
+            'x-forwarded-for': '203.0.113.7',
+            connection: 'close, x-secret',
+            'x-secret': '1',
+          },
+        });
+        expect(after).to.have.length(1);
+        expect(after[0]).not.to.have.property('content-length');
+        expect(after[0]!['x-forwarded-for']).to.equal('203.0.113.7');
+        expect(after[0]!['x-secret']).to.equal('1');
+      } finally {
+        await observing.close();
+      }
+    });
+
     it('keeps Content-Length when the client names it in Connection', async () => {
       const body = 'GET /smuggled HTTP/1.1\r\nHost: upstream\r\n\r\n';
       const reply = await call(gw.port, {
@@ -386,7 +425,7 @@ describe('createUpstreamProxy', function () {
   describe('streaming', () => {
     it('streams a 50 MB upload through without holding it in memory', async () => {
       const bytes = 50 * MB;
-      let reply: Reply | undefined;
+      let status = 0;
       const growth = await peakGrowth(async () => {
         const req = http.request({
           host: '127.0.0.1',
@@ -399,14 +438,15 @@ describe('createUpstreamProxy', function () {
         await writePattern(req, bytes);
         req.end();
         const [res] = await answered;
-        const chunks: Buffer[] = [];
-        for await (const chunk of res) chunks.push(chunk as Buffer);
-        reply = { status: res.statusCode ?? 0, headers: res.headers, rawHeaders: [], body: Buffer.concat(chunks) };
+        status = res.statusCode ?? 0;
+        res.resume();
+        await once(res, 'end');
       });
-      const seen = echoed(reply!);
+      expect(status).to.equal(200);
+      const seen = await upstream.waitForRequest((r) => r.url === '/upload');
       expect(seen.bodyBytes).to.equal(bytes);
       expect(seen.bodySha256).to.equal(patternSha256(bytes));
-      expect(growth, `peak memory growth ${Math.round(growth / MB)} MB`).to.be.below(48 * MB);
+      expect(growth, `peak memory growth ${Math.round(growth / MB)} MB`).to.be.below(LOOSE_LIMIT);
     });
 
     it('streams a 50 MB download through without holding it in memory', async () => {
@@ -414,7 +454,12 @@ describe('createUpstreamProxy', function () {
       const hash = createHash('sha256');
       let received = 0;
       const growth = await peakGrowth(async () => {
-        const req = http.get({ host: '127.0.0.1', port: gw.port, path: `/stream?bytes=${bytes}`, agent: false });
+        const req = http.get({
+          host: '127.0.0.1',
+          port: gw.port,
+          path: `/stream?bytes=${bytes}`,
+          agent: false,
+        });
         const [res] = (await once(req, 'response')) as [http.IncomingMessage];
         for await (const chunk of res) {
           received += (chunk as Buffer).length;
@@ -423,12 +468,17 @@ describe('createUpstreamProxy', function () {
       });
       expect(received).to.equal(bytes);
       expect(hash.digest('hex')).to.equal(patternSha256(bytes));
-      expect(growth, `peak memory growth ${Math.round(growth / MB)} MB`).to.be.below(48 * MB);
+      expect(growth, `peak memory growth ${Math.round(growth / MB)} MB`).to.be.below(LOOSE_LIMIT);
     });
 
     it('holds the upstream back while the client does not read', async () => {
       const bytes = 200 * MB;
-      const req = http.get({ host: '127.0.0.1', port: gw.port, path: `/stream?bytes=${bytes}`, agent: false });
+      const req = http.get({
+        host: '127.0.0.1',
+        port: gw.port,
+        path: `/stream?bytes=${bytes}`,
+        agent: false,
+      });
       const [res] = (await once(req, 'response')) as [http.IncomingMessage];
       res.pause();
       const seen = await upstream.waitForRequest((r) => r.url.startsWith('/stream'));
@@ -510,7 +560,12 @@ describe('createUpstreamProxy', function () {
     });
 
     it('breaks the client response when the upstream resets after the head', async () => {
-      const req = http.get({ host: '127.0.0.1', port: gw.port, path: '/headers-then-reset', agent: false });
+      const req = http.get({
+        host: '127.0.0.1',
+        port: gw.port,
+        path: '/headers-then-reset',
+        agent: false,
+      });
       const [res] = (await once(req, 'response')) as [http.IncomingMessage];
       expect(res.statusCode).to.equal(200);
       let received = 0;
@@ -558,7 +613,12 @@ describe('createUpstreamProxy', function () {
     });
 
     it('aborts the upstream transfer when the client hangs up mid-download', async () => {
-      const req = http.get({ host: '127.0.0.1', port: gw.port, path: `/stream?bytes=${200 * MB}`, agent: false });
+      const req = http.get({
+        host: '127.0.0.1',
+        port: gw.port,
+        path: `/stream?bytes=${200 * MB}`,
+        agent: false,
+      });
       req.on('error', () => {});
       const [res] = (await once(req, 'response')) as [http.IncomingMessage];
       res.on('error', () => {});
@@ -568,6 +628,41 @@ describe('createUpstreamProxy', function () {
       expect(await seen.closed).to.deep.equal({ completed: false });
       expect(seen.responseBytes).to.be.below(200 * MB);
       expect(gw.faults).to.deep.equal([]);
+    });
+  });
+
+  describe('client gone before the proxy is asked', () => {
+    it('does not send the request upstream when the client left while the gateway decided', async () => {
+      let arrived!: () => void;
+      let handedOver!: () => void;
+      const deciding = new Promise<void>((resolve) => (arrived = resolve));
+      const proxied = new Promise<void>((resolve) => (handedOver = resolve));
+      const late = await startGateway(upstream.url, {
+        // As when the gateway awaits its store: the client hangs up before proxy.web is called.
+        handle: (proxy, req, res) => {
+          if (req.url !== '/late') return proxy.web(req, res);
+          void req.socket.remoteAddress; // read on arrival, as the gateway's client resolver does
+          res.once('close', () => {
+            proxy.web(req, res);
+            handedOver();
+          });
+          arrived();
+        },
+      });
+      try {
+        const req = http.get({ host: '127.0.0.1', port: late.port, path: '/late', agent: false });
+        req.on('error', () => {});
+        await deciding;
+        const connections = upstream.connections;
+        req.destroy();
+        await proxied;
+        // A full exchange after it: a connection opened for /late would have been accepted first.
+        expect((await call(late.port, { path: '/after' })).status).to.equal(200);
+        expect(upstream.requests.map((r) => r.url)).to.deep.equal(['/after']);
+        expect(upstream.connections - connections).to.equal(1);
+      } finally {
+        await late.close();
+      }
     });
   });
 

@@ -1,0 +1,144 @@
+// The gateway's one way to the upstream (CONTRACT §7): http-proxy 1.18.1 streaming both ways, with
+// its known defects fixed here so the rest of the gateway hands a request over and forgets it.
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { AddressSet } from '../client-ip/cidr.js';
+import type { Config } from '../config/schema.js';
+import type { UpstreamFault } from './faults.js';
+import { pinnedOutgoing } from './outgoing.js';
+import { createPeerLookup } from './peer.js';
+import { upstreamRequestHeaders } from './request-headers.js';
+import { parseUpstreamTarget, upstreamPath } from './target.js';
+import { createUpstreamAgent } from './upstream-agent.js';
+import { WebFlight, type FlightHooks } from './web-flight.js';
+import { WsFlight } from './ws-flight.js';
+
+export type { UpstreamFault } from './faults.js';
+
+export interface UpstreamProxyOptions {
+  /** The `upstream` section of the config (durations in ms). */
+  readonly upstream: Config['upstream'];
+  /** Trusted proxies in front of the gateway: their X-Forwarded-Proto and -Host are kept. */
+  readonly trusted: AddressSet;
+  /** True while the gateway drains (CONTRACT §9): responses then carry `Connection: close`. */
+  readonly isDraining: () => boolean;
+  /** Called once per request for an upstream fault: answered 502/504, or a response cut short. */
+  readonly onUpstreamError?: (req: IncomingMessage, kind: UpstreamFault) => void;
+}
+
+export interface UpstreamProxy {
+  /** Proxies one request and answers it: the upstream's response, 502 or 504. Never throws. */
+  web(req: IncomingMessage, res: ServerResponse): void;
+  /** Proxies a WebSocket upgrade; on any failure the client socket is destroyed. Never throws. */
+  ws(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Destroys the keep-alive pool; call once no request is in flight any more. */
+  close(): void;
+}
+
+const FLIGHT = Symbol('captcha-gateway.proxy.flight');
+type Carrier = IncomingMessage & { [FLIGHT]?: WebFlight | WsFlight };
+
+export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProxy {
+  const { upstream, isDraining } = options;
+  const target = parseUpstreamTarget(upstream.url);
+  const agent = createUpstreamAgent({
+    tls: target.tls,
+    maxSockets: upstream.max_sockets,
+    connectTimeoutMs: upstream.connect_timeout,
+  });
+  const peerOf = createPeerLookup(options.trusted);
+  const hooks: FlightHooks = {
+    timeoutMs: upstream.timeout,
+    isDraining,
+    onUpstreamError: options.onUpstreamError,
+  };
+
+  const proxy = httpProxy.createProxyServer({
+    target: target.proxyTarget,
+    agent,
+    changeOrigin: upstream.change_origin,
+    ws: true,
+    xfwd: false, // written by upstreamRequestHeaders, which knows whom to trust
+    selfHandleResponse: true,
+    // The path comes pinned (outgoing.ts); these keep setupOutgoing from url.parse'ing req.url.
+    toProxy: true,
+    prependPath: false,
+    ignorePath: true,
+  });
+  dropDeleteLengthPass(proxy);
+
+  // Without an 'error' listener http-proxy throws the error, out of an event handler: a crash.
+  proxy.on('error', (error, req, sink) => {
+    const flight = req ? (req as Carrier)[FLIGHT] : undefined;
+    if (flight) flight.fail(error);
+    else sink?.destroy();
+  });
+  proxy.on('proxyRes', (proxyRes, req) => {
+    const flight = (req as Carrier)[FLIGHT];
+    if (flight instanceof WebFlight) flight.respond(proxyRes);
+    else proxyRes.destroy();
+  });
+  proxy.on('proxyReqWs', (proxyReq: ClientRequest, req) => {
+    const flight = (req as Carrier)[FLIGHT];
+    if (flight instanceof WsFlight) flight.attach(proxyReq);
+  });
+
+  return {
+    web(req, res) {
+      const peer = peerOf(req.socket);
+      if (!peer || res.destroyed) {
+        // The client left while the gateway decided (or has no address left): nobody to answer,
+        // and the upstream must not see the request.
+        res.destroy();
+        return;
+      }
+      const flight = new WebFlight(req, res, hooks);
+      (req as Carrier)[FLIGHT] = flight;
+      const path = upstreamPath(target.basePath, req.url ?? '/');
+      const headers = upstreamRequestHeaders(req, peer, false);
+      proxy.web(req, res, { ssl: pinnedOutgoing(path, headers, flight.signal) });
+    },
+
+    ws(req, socket, head) {
+      const peer = peerOf(req.socket);
+      // http-proxy would destroy the socket too; checked first so no upstream work starts.
+      if (
+        !peer ||
+        socket.destroyed ||
+        req.method !== 'GET' ||
+        req.headers.upgrade?.toLowerCase() !== 'websocket'
+      ) {
+        socket.on('error', () => {}).destroy();
+        return;
+      }
+      (req as Carrier)[FLIGHT] = new WsFlight(req, socket, hooks);
+      const path = upstreamPath(target.basePath, req.url ?? '/');
+      const headers = upstreamRequestHeaders(req, peer, true);
+      proxy.ws(req, socket, head, { ssl: pinnedOutgoing(path, headers) });
+    },
+
+    close() {
+      agent.destroy();
+      proxy.close();
+    },
+  };
+}
+
+type Pass = (...args: unknown[]) => unknown;
+
+/**
+ * http-proxy's `deleteLength` pass writes `Content-Length: 0` into req.headers of every DELETE and
+ * OPTIONS without one and deletes its Transfer-Encoding; with the body still piped on, that sent a
+ * chunked DELETE body unframed, read upstream as the next request (smuggling). The pinned headers
+ * no longer come from req.headers, but the pass would still rewrite the client's request object.
+ */
+function dropDeleteLengthPass(proxy: httpProxy): void {
+  const holder = proxy as unknown as { webPasses?: Pass[] };
+  const passes = holder.webPasses;
+  const index = passes?.findIndex((pass) => pass.name === 'deleteLength') ?? -1;
+  if (!passes || index === -1) {
+    throw new Error('http-proxy changed: its deleteLength pass is gone; review gateway/proxy');
+  }
+  passes.splice(index, 1);
+}

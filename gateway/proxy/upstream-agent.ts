@@ -1,0 +1,48 @@
+// The keep-alive socket pool to the upstream, with `upstream.connect_timeout` on every new
+// connection: Node has no connect timeout of its own, and the kernel gives up on a SYN only after
+// minutes.
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+
+/** The code of the error a connection attempt ends with when `connect_timeout` passes. */
+export const CONNECT_TIMEOUT = 'UPSTREAM_CONNECT_TIMEOUT';
+
+export interface UpstreamAgentOptions {
+  readonly tls: boolean;
+  readonly maxSockets: number;
+  readonly connectTimeoutMs: number;
+}
+
+export function createUpstreamAgent(options: UpstreamAgentOptions): http.Agent {
+  const { tls, maxSockets, connectTimeoutMs } = options;
+  const agent = tls
+    ? new https.Agent({ keepAlive: true, maxSockets })
+    : new http.Agent({ keepAlive: true, maxSockets });
+  const connect = agent.createConnection.bind(agent);
+  // The guard sits on the connection, not the request: a pooled socket that is already connected
+  // costs nothing, and DNS lookup, TCP (and TLS) handshake all count.
+  agent.createConnection = (connectOptions, callback) => {
+    const socket = connect(connectOptions, callback);
+    if (socket) guardConnect(socket as Socket, connectTimeoutMs, tls ? 'secureConnect' : 'connect');
+    return socket;
+  };
+  return agent;
+}
+
+function guardConnect(socket: Socket, timeoutMs: number, ready: 'connect' | 'secureConnect'): void {
+  const timer = setTimeout(() => {
+    // The request that owns the socket listens for 'error' and answers 502; a socket whose request
+    // is already gone is closed quietly, since an 'error' nobody hears would crash the process.
+    socket.destroy(socket.listenerCount('error') > 0 ? connectTimeoutError(timeoutMs) : undefined);
+  }, timeoutMs);
+  const clear = () => clearTimeout(timer);
+  socket.once(ready, clear);
+  socket.once('close', clear);
+}
+
+function connectTimeoutError(timeoutMs: number): Error {
+  return Object.assign(new Error(`no connection to the upstream within ${timeoutMs} ms`), {
+    code: CONNECT_TIMEOUT,
+  });
+}

@@ -1,0 +1,116 @@
+// One request on its way through the proxy, from web() until it is over: the upstream.timeout
+// timer, the handle that destroys the upstream request, and the rule that a request is answered
+// exactly once and each upstream fault reported once.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answerFault, classifyFault, type UpstreamFault } from './faults.js';
+import { writeResponseHead } from './response-head.js';
+
+export interface FlightHooks {
+  /** upstream.timeout in ms: from web() until the upstream's response head. */
+  readonly timeoutMs: number;
+  readonly isDraining: () => boolean;
+  readonly onUpstreamError: ((req: IncomingMessage, kind: UpstreamFault) => void) | undefined;
+}
+
+export class WebFlight {
+  private readonly upstream = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  /** The answer is decided (head passed on, fault answered, client gone): nothing else writes. */
+  private settled = false;
+  /** The upstream's head went out; a fault now can only cut the body short. */
+  private streaming = false;
+  private clientGone = false;
+  private reported = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly hooks: FlightHooks,
+  ) {
+    // Started before http-proxy asks the pool for a socket, so waiting for one counts.
+    this.timer = setTimeout(() => this.timedOut(), hooks.timeoutMs);
+    res.once('close', () => this.closed());
+  }
+
+  /** Aborting it destroys the upstream request, whether it is queued, sending or receiving. */
+  get signal(): AbortSignal {
+    return this.upstream.signal;
+  }
+
+  /** http-proxy's 'proxyRes': the upstream's response head arrived. */
+  respond(proxyRes: IncomingMessage): void {
+    if (this.settled) {
+      proxyRes.destroy();
+      return;
+    }
+    this.settled = true;
+    clearTimeout(this.timer);
+    try {
+      writeResponseHead(this.res, proxyRes, this.hooks.isDraining());
+    } catch {
+      // A status line or header Node will not write is a broken answer, not a reason to crash.
+      proxyRes.destroy();
+      this.report('reset');
+      answerFault(this.res, 'reset', this.hooks.isDraining());
+      return;
+    }
+    this.streaming = true;
+    // With no listener Node swallows the error of a body cut short, and pipe() would leave the
+    // client waiting for bytes that never come (http-proxy pipes and forgets).
+    proxyRes.on('error', () => this.bodyBroken());
+    proxyRes.pipe(this.res);
+  }
+
+  /** http-proxy's 'error' for this request, from the upstream request or the client's request. */
+  fail(error: Error): void {
+    if (this.clientGone || this.req.socket.destroyed) {
+      // The client's side broke: nobody to answer and not the upstream's fault.
+      this.upstream.abort();
+      return;
+    }
+    if (this.streaming) return this.bodyBroken();
+    if (this.settled) return; // our own abort after a timeout, echoing back
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.upstream.abort();
+    const fault = classifyFault(error);
+    this.report(fault);
+    answerFault(this.res, fault, this.hooks.isDraining());
+  }
+
+  private timedOut(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.upstream.abort();
+    this.report('timeout');
+    answerFault(this.res, 'timeout', this.hooks.isDraining());
+  }
+
+  private bodyBroken(): void {
+    if (this.clientGone) return;
+    this.report('reset');
+    // The head is out, so no error answer is possible: a broken connection is the only honest one.
+    this.res.destroy();
+  }
+
+  private closed(): void {
+    clearTimeout(this.timer);
+    if (this.res.writableFinished) return;
+    // The client hung up first. http-proxy only aborts on the request's 'aborted', which Node 16+
+    // does not emit once the request body was read (any GET), so the upstream request would run on.
+    this.clientGone = true;
+    this.settled = true;
+    this.upstream.abort();
+  }
+
+  private report(kind: UpstreamFault): void {
+    if (this.reported) return;
+    this.reported = true;
+    try {
+      this.hooks.onUpstreamError?.(this.req, kind);
+    } catch {
+      // The hook is the caller's bookkeeping; its failure must not take the process down from
+      // inside an event handler, and the client is answered either way.
+    }
+  }
+}
