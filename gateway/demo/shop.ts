@@ -1,7 +1,7 @@
 // The demo's upstream: a tiny shop on plain node:http whose pages show a visit counter, so every
 // reload the gateway lets through is visibly served by the shop. Demo only.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { closeNow, listenLocal } from './listen.js';
+import { closeNow, listenLocal, send } from './listen.js';
 
 export interface DemoShop {
   /** http://host:port/ with the port actually bound. */
@@ -170,23 +170,6 @@ function sendHtml(
 
 function sendJson(res: ServerResponse, req: IncomingMessage, status: number, body: unknown): void {
   send(res, req, status, 'application/json', JSON.stringify(body));
-}
-
-function send(
-  res: ServerResponse,
-  req: IncomingMessage,
-  status: number,
-  type: string,
-  body: string,
-): void {
-  if (res.headersSent) return;
-  res.writeHead(status, {
-    'content-type': type,
-    'content-length': Buffer.byteLength(body),
-    // Every reload must reach the shop (through the gateway), never a browser cache.
-    'cache-control': 'no-store',
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 function sendEmpty(res: ServerResponse, status: number): void {

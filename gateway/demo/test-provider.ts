@@ -2,7 +2,8 @@
 // a checkbox widget script and a siteverify endpoint speaking the reCAPTCHA protocol.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { closeNow, listenLocal } from './listen.js';
+import { sendJson } from '../http/send.js';
+import { closeNow, listenLocal, send } from './listen.js';
 
 export interface TestProviderOptions {
   /** The secret siteverify callers must send; pass a random one per run. */
@@ -251,39 +252,4 @@ function digest(value: string): Buffer {
 
 function notAllowed(res: ServerResponse, allow: string): void {
   sendJson(res, 405, { success: false, 'error-codes': ['bad-request'] }, { allow });
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const payload = JSON.stringify(body);
-  if (res.headersSent) return;
-  res.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(payload),
-    'cache-control': 'no-store',
-  });
-  res.end(payload);
-}
-
-function send(
-  res: ServerResponse,
-  req: IncomingMessage,
-  status: number,
-  type: string,
-  body: string,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) return;
-  res.writeHead(status, {
-    ...headers,
-    'content-type': type,
-    'content-length': Buffer.byteLength(body),
-    'x-content-type-options': 'nosniff',
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
 }
