@@ -12,7 +12,8 @@ import { attachExchange, exchangeOf, type Exchange } from './http/exchange.js';
 import { sendJson } from './http/send.js';
 import { answerThrottled } from './http/throttled.js';
 import type { WindowLimit, Store } from './limiter/store.js';
-import { MemoryStore } from './limiter/memory-store.js';
+import { createStore } from './limiter/create-store.js';
+import { guardStore } from './limiter/guarded-store.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { decide, type Decision } from './policy/decide.js';
@@ -45,7 +46,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { config, log } = options;
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? createMetrics();
-  const store = options.store ?? new MemoryStore({ maxClients: config.throttle.max_clients });
+  const store = guardStore(options.store ?? createStore(config), { log, metrics });
   const trusted = new AddressSet(config.client_ip.trusted_proxies);
   const resolveClient = createClientResolver({
     header: config.client_ip.header,
@@ -73,10 +74,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function ask(client: string, limits: readonly WindowLimit[], nowMs: number) {
     try {
       return await store.hit(client, limits, blockMs, nowMs);
-    } catch (error) {
-      metrics.storeErrors.inc();
-      log.warn({ event: 'store_error', err: error }, 'the store did not answer');
-      return null;
+    } catch {
+      return null; // counted and logged once per outage by guardStore
     }
   }
 

@@ -231,8 +231,8 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
       // The body may be half read; closing is cheaper than draining it.
       ctx.set('Connection', 'close');
       if (error instanceof StoreUnavailable) {
-        // Nothing was lifted; the visitor may retry once the store answers again.
-        log.warn({ event: 'captcha_store_error', error: describe(error.cause) });
+        // Nothing was lifted; the visitor may retry once the store answers again. The outage
+        // itself is logged once by guardStore, not here per request.
         return json(ctx, 503, { detail: DETAIL.unavailable });
       }
       // Only name, message and stack: an error may carry the raw body (tokens, captcha answer).

@@ -121,6 +121,7 @@ export const configSchema = z
     }),
     throttle: section({
       mode: oneOf(['enforce', 'observe'], 'enforce'),
+      headers: boolean(false),
       limit: integer(300, 1, 1_000_000_000),
       window: duration('60s', { min: 1000 }),
       block: duration('15m', { min: 1000 }),
