@@ -4,6 +4,7 @@ import { parseCli, USAGE } from './cli.js';
 import { loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
+import { reloadFromFile, watchConfigFile } from './reload.js';
 import { createGateway } from './server.js';
 
 async function main(): Promise<number> {
@@ -34,11 +35,16 @@ async function main(): Promise<number> {
     'captcha-gateway is listening',
   );
 
+  const reload = () => reloadFromFile(cli.configFile, gateway, log);
+  process.on('SIGHUP', reload);
+  const stopWatching = watchConfigFile(cli.configFile, reload, log);
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
+      stopWatching();
       log.info({ event: 'draining', signal }, 'draining before exit');
       gateway.shutdown().then(
         () => {
@@ -53,8 +59,6 @@ async function main(): Promise<number> {
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
-    // Without a handler SIGHUP would kill the process; live reload arrives in a later version.
-    process.on('SIGHUP', () => log.warn({ event: 'reload_unsupported' }, 'SIGHUP ignored'));
   });
 }
 

@@ -1,25 +1,21 @@
 // Builds the gateway: the public server whose request path reads top to bottom in `handle`, and
 // the admin server. The one place where the order of steps is fixed.
+import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createAdminApp } from './admin/app.js';
-import { createCaptchaApp } from './captcha/app.js';
-import { AddressSet } from './client-ip/cidr.js';
-import { createClientResolver } from './client-ip/resolve.js';
 import type { Config } from './config/schema.js';
-import { createCsrfTokens } from './csrf/tokens.js';
+import { trackConnections } from './http/connections.js';
 import { attachExchange, exchangeOf, type Exchange } from './http/exchange.js';
 import { sendJson } from './http/send.js';
 import { answerThrottled } from './http/throttled.js';
-import type { WindowLimit, Store } from './limiter/store.js';
 import { createStore } from './limiter/create-store.js';
 import { guardStore } from './limiter/guarded-store.js';
+import type { Store, WindowLimit } from './limiter/store.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { buildPipeline, keysNeedingRestart, type Pipeline } from './pipeline.js';
 import { decide, type Decision } from './policy/decide.js';
-import { compileRoutes } from './policy/routes.js';
-import { createUpstreamProxy } from './proxy/proxy.js';
-import { trackConnections } from './http/connections.js';
 
 export interface GatewayOptions {
   readonly config: Config;
@@ -30,88 +26,96 @@ export interface GatewayOptions {
   readonly metrics?: Metrics;
 }
 
+export interface ReloadResult {
+  /** Changed keys that keep their running value until a restart. */
+  readonly restartNeeded: readonly string[];
+}
+
 export interface Gateway {
+  /** The config in force (after reloads). */
   readonly config: Config;
   readonly store: Store;
   readonly metrics: Metrics;
   /** Starts both servers; resolves with the ports bound (useful with port 0). */
   listen(): Promise<{ publicPort: number; adminPort: number }>;
+  /** Takes over a new, validated config without dropping a connection; state survives. */
+  reload(next: Config): ReloadResult;
   /** Graceful shutdown (CONTRACT §9): not ready, no new connections, in-flight requests finish. */
   shutdown(): Promise<void>;
 }
 
 const STORE_UNAVAILABLE = { detail: 'The service is briefly unavailable. Please try again.' };
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 export function createGateway(options: GatewayOptions): Gateway {
-  const { config, log } = options;
+  const { log } = options;
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? createMetrics();
-  const store = guardStore(options.store ?? createStore(config), { log, metrics });
-  const trusted = new AddressSet(config.client_ip.trusted_proxies);
-  const resolveClient = createClientResolver({
-    header: config.client_ip.header,
-    trusted,
-    ipv6Prefix: config.client_ip.ipv6_prefix,
-  });
-  const classify = compileRoutes(config, new AddressSet(config.throttle.exempt.clients));
-  const policy = { mode: config.throttle.mode, onStoreError: config.store.redis.on_error };
-  const blockMs = config.throttle.block;
-  const redirectPath = config.captcha.redirect_path;
+  const store = guardStore(options.store ?? createStore(options.config), { log, metrics });
   let draining = false;
 
-  const proxy = createUpstreamProxy({
-    upstream: config.upstream,
-    trusted,
+  const deps = {
+    store,
+    metrics,
+    log,
+    now,
     isDraining: () => draining,
-    onUpstreamError: (req) => {
+    onUpstreamError: (req: IncomingMessage) => {
       exchangeOf(req).outcome = 'upstream_error';
     },
-  });
-  const csrf = createCsrfTokens({ secret: config.csrf.secret, ttlMs: config.csrf.ttl, now });
-  const captcha = createCaptchaApp({ config, store, metrics, csrf, now, log }).callback();
+    onUpstreamResponse: (req: IncomingMessage) => {
+      exchangeOf(req).upstreamNs = process.hrtime.bigint();
+    },
+  };
+  let pipeline: Pipeline = buildPipeline(options.config, deps);
 
   /** Asks the store once; a store failure is a fact for the policy, not an exception. */
-  async function ask(client: string, limits: readonly WindowLimit[], nowMs: number) {
+  async function ask(p: Pipeline, client: string, limits: readonly WindowLimit[], nowMs: number) {
     try {
-      return await store.hit(client, limits, blockMs, nowMs);
+      return await store.hit(client, limits, p.config.throttle.block, nowMs);
     } catch {
       return null; // counted and logged once per outage by guardStore
     }
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const exchange = begin(req, res);
-    if (draining) res.setHeader('connection', 'close');
-    const route = classify(req.method ?? 'GET', req.url ?? '/', exchange.client.address);
+    const p = pipeline;
+    const exchange = begin(p, req, res);
+    const route = p.classify(req.method ?? 'GET', req.url ?? '/', exchange.client.address);
     switch (route.kind) {
       case 'captcha':
         exchange.outcome = 'captcha_page';
-        void captcha(req, res);
+        void p.captcha(req, res);
         return;
       case 'exempt':
         exchange.outcome = 'exempt';
-        proxy.web(req, res);
+        p.proxy.web(req, res);
         return;
       case 'counted': {
         const nowMs = now();
-        void ask(exchange.client.key, route.limits, nowMs).then((until) => {
-          const decision = decide({ throttledUntilMs: until, nowMs }, policy);
-          act(decision, exchange, req, res);
+        void ask(p, exchange.client.key, route.limits, nowMs).then((until) => {
+          act(p, decide({ throttledUntilMs: until, nowMs }, p.policy), exchange, req, res);
         });
         return;
       }
     }
   }
 
-  function act(decision: Decision, exchange: Exchange, req: IncomingMessage, res: ServerResponse) {
+  function act(
+    p: Pipeline,
+    decision: Decision,
+    exchange: Exchange,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) {
     switch (decision.kind) {
       case 'proxy':
         exchange.outcome = decision.outcome;
-        proxy.web(req, res);
+        p.proxy.web(req, res);
         return;
       case 'intercept':
         exchange.outcome = 'throttled';
-        answerThrottled(req, res, redirectPath, decision.retryAfterS);
+        answerThrottled(req, res, p.config.captcha.redirect_path, decision.retryAfterS);
         return;
       case 'unavailable':
         exchange.outcome = 'throttled';
@@ -120,13 +124,17 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  function begin(req: IncomingMessage, res: ServerResponse): Exchange {
-    const client = resolveClient(req.socket.remoteAddress, req.headers);
+  /** Identifies the client and the request, and arranges the one log line and metrics at the end. */
+  function begin(p: Pipeline, req: IncomingMessage, res: ServerResponse): Exchange {
     const exchange = attachExchange(req, {
-      client,
+      client: p.resolveClient(req.socket.remoteAddress, req.headers),
+      requestId: requestIdOf(req),
       startNs: process.hrtime.bigint(),
+      upstreamNs: 0n,
       outcome: 'proxied',
     });
+    res.setHeader('x-request-id', exchange.requestId);
+    if (draining) res.setHeader('connection', 'close');
     res.once('close', () => finish(exchange, req, res));
     return exchange;
   }
@@ -140,41 +148,49 @@ export function createGateway(options: GatewayOptions): Gateway {
     const query = url.indexOf('?');
     log.info({
       event: 'request',
+      request_id: exchange.requestId,
       client: exchange.client.key,
       method: req.method,
+      // The query is left out: it may carry tokens or personal data.
       path: query === -1 ? url : url.slice(0, query),
       status: res.writableFinished ? res.statusCode : 0,
       outcome: exchange.outcome,
       duration_ms: Math.round(seconds * 1e6) / 1e3,
+      upstream_ms:
+        exchange.upstreamNs === 0n
+          ? undefined
+          : Number(exchange.upstreamNs - exchange.startNs) / 1e6,
     });
   }
 
   /** A WebSocket upgrade takes the same path as a request, and counts as one. */
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const p = pipeline;
     socket.on('error', () => socket.destroy());
-    const client = resolveClient(req.socket.remoteAddress, req.headers);
     const exchange = attachExchange(req, {
-      client,
+      client: p.resolveClient(req.socket.remoteAddress, req.headers),
+      requestId: requestIdOf(req),
       startNs: process.hrtime.bigint(),
+      upstreamNs: 0n,
       outcome: 'proxied',
     });
     socket.once('close', () => metrics.requests.inc({ outcome: exchange.outcome }));
-    const route = classify(req.method ?? 'GET', req.url ?? '/', client.address);
+    const route = p.classify(req.method ?? 'GET', req.url ?? '/', exchange.client.address);
     switch (route.kind) {
       case 'captcha':
         exchange.outcome = 'captcha_failed';
         return refuseUpgrade(socket, 400, 'Bad Request');
       case 'exempt':
         exchange.outcome = 'exempt';
-        return proxy.ws(req, socket, head);
+        return p.proxy.ws(req, socket, head);
       case 'counted': {
         const nowMs = now();
-        void ask(client.key, route.limits, nowMs).then((until) => {
-          const decision = decide({ throttledUntilMs: until, nowMs }, policy);
+        void ask(p, exchange.client.key, route.limits, nowMs).then((until) => {
+          const decision = decide({ throttledUntilMs: until, nowMs }, p.policy);
           switch (decision.kind) {
             case 'proxy':
               exchange.outcome = decision.outcome;
-              return proxy.ws(req, socket, head);
+              return p.proxy.ws(req, socket, head);
             case 'intercept':
               exchange.outcome = 'throttled';
               return refuseUpgrade(socket, 429, 'Too Many Requests');
@@ -188,14 +204,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
+  const { listen } = options.config;
   const publicServer = http.createServer(
     {
-      headersTimeout: config.listen.headers_timeout,
-      requestTimeout: config.listen.request_timeout,
-      keepAliveTimeout: config.listen.keep_alive_timeout,
+      headersTimeout: listen.headers_timeout,
+      requestTimeout: listen.request_timeout,
+      keepAliveTimeout: listen.keep_alive_timeout,
       // Node checks the two timeouts above on this interval; its 30 s default would let a
       // slowloris client hold a socket well past headers_timeout.
-      connectionsCheckingInterval: Math.min(1000, config.listen.headers_timeout),
+      connectionsCheckingInterval: Math.min(1000, listen.headers_timeout),
     },
     handle,
   );
@@ -210,11 +227,11 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const adminServer = http.createServer(
     createAdminApp({
-      token: config.admin.token,
+      token: () => pipeline.config.admin.token,
       metrics,
       isReady: async () => {
         if (draining || !publicServer.listening) return false;
-        if (policy.onStoreError === 'allow') return true;
+        if (pipeline.policy.onStoreError === 'allow') return true;
         return store.ping().then(
           () => true,
           () => false,
@@ -224,27 +241,58 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
 
   return {
-    config,
+    get config() {
+      return pipeline.config;
+    },
     store,
     metrics,
     async listen() {
-      await listenOn(publicServer, config.listen.host, config.listen.port);
-      await listenOn(adminServer, config.admin.host, config.admin.port);
+      await listenOn(publicServer, listen.host, listen.port);
+      await listenOn(adminServer, options.config.admin.host, options.config.admin.port);
       return { publicPort: portOf(publicServer), adminPort: portOf(adminServer) };
+    },
+    reload(next) {
+      const running = pipeline.config;
+      const restartNeeded = keysNeedingRestart(running, next);
+      const effective: Config = Object.freeze({
+        ...next,
+        listen: running.listen,
+        admin: Object.freeze({ ...next.admin, host: running.admin.host, port: running.admin.port }),
+        store: running.store,
+        throttle: Object.freeze({ ...next.throttle, max_clients: running.throttle.max_clients }),
+      });
+      const previous = pipeline;
+      pipeline = buildPipeline(effective, deps, previous);
+      if (pipeline.proxy !== previous.proxy) retire(previous, running.listen.request_timeout);
+      return { restartNeeded };
     },
     async shutdown() {
       draining = true;
       const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
       publicServer.closeIdleConnections();
-      const graceful = await connections.drained(config.listen.drain_timeout);
+      const graceful = await connections.drained(listen.drain_timeout);
       if (!graceful) publicServer.closeAllConnections();
       await closed;
-      proxy.close();
+      pipeline.proxy.close();
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
       adminServer.closeAllConnections();
       await store.close();
     },
   };
+}
+
+/** Requests still on the old upstream pool may run up to request_timeout; then it is closed. */
+function retire(previous: Pipeline, afterMs: number): void {
+  setTimeout(() => previous.proxy.close(), afterMs).unref();
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  if (typeof given === 'string' && SANE_REQUEST_ID.test(given)) return given;
+  const id = randomUUID();
+  // Set on the request so the proxy forwards it to the upstream with the other headers.
+  req.headers['x-request-id'] = id;
+  return id;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {

@@ -5,7 +5,8 @@ import type { Metrics } from '../metrics.js';
 import { bearerMatches } from './bearer.js';
 
 export interface AdminDeps {
-  readonly token: string;
+  /** The admin token in force (it may change on reload); '' disables /admin/*. */
+  readonly token: () => string;
   readonly metrics: Metrics;
   /** Resolves true when the gateway should receive traffic. */
   readonly isReady: () => Promise<boolean>;
@@ -37,12 +38,13 @@ export function createAdminApp(deps: AdminDeps): Koa {
   });
 
   router.all('/admin{/*rest}', (ctx) => {
-    if (deps.token === '') {
+    const token = deps.token();
+    if (token === '') {
       ctx.status = 404;
       ctx.body = { detail: 'Not found.' };
       return;
     }
-    if (!bearerMatches(ctx.get('authorization') || undefined, deps.token)) {
+    if (!bearerMatches(ctx.get('authorization') || undefined, token)) {
       ctx.status = 401;
       ctx.set('www-authenticate', 'Bearer');
       ctx.body = { detail: 'A valid admin bearer token is required.' };

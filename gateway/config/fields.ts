@@ -20,6 +20,8 @@ function field<T>(parse: (value: unknown) => T | undefined, expected: string, fa
         code: 'custom',
         message:
           value === undefined ? `is required (${expected})` : `${show(value)} is not ${expected}`,
+        // Kept apart so a secret's problem can be told without its value (problems.ts).
+        params: { expected },
       });
       return z.NEVER;
     }

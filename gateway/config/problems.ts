@@ -35,6 +35,11 @@ function allowedKeys(root: z.ZodType, path: readonly PropertyKey[]): string[] {
   return [];
 }
 
+/** Keys whose values never appear in a problem line: problems are printed and logged. */
+const SECRET_KEYS = new Set(['secret', 'token', 'password', 'url']);
+const isSecret = (path: readonly PropertyKey[]): boolean =>
+  path.length > 0 && SECRET_KEYS.has(String(path[path.length - 1])) && path[0] !== 'upstream';
+
 export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssue[]): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
@@ -46,6 +51,8 @@ export function describeIssues(root: z.ZodType, issues: readonly z.core.$ZodIssu
         const full = where === '' ? key : `${where}.${key}`;
         lines.push(`${full}: unknown key (allowed here: ${allowed})`);
       }
+    } else if (issue.code === 'custom' && isSecret(issue.path) && issue.params?.expected) {
+      lines.push(`${prefix}: the value (not shown) is not ${String(issue.params.expected)}`);
     } else if (issue.code === 'invalid_type') {
       const what =
         issue.expected === 'object'

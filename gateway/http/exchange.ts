@@ -6,8 +6,12 @@ import type { Outcome } from '../metrics.js';
 
 export interface Exchange {
   readonly client: ClientIdentity;
+  /** X-Request-Id: the client's (when sane) or generated; forwarded upstream and echoed back. */
+  readonly requestId: string;
   /** process.hrtime.bigint() when the request arrived. */
   readonly startNs: bigint;
+  /** process.hrtime.bigint() when the upstream's response head arrived; 0n when it did not. */
+  upstreamNs: bigint;
   outcome: Outcome;
 }
 

@@ -25,6 +25,8 @@ export interface UpstreamProxyOptions {
   readonly isDraining: () => boolean;
   /** Called once per request for an upstream fault: answered 502/504, or a response cut short. */
   readonly onUpstreamError?: (req: IncomingMessage, kind: UpstreamFault) => void;
+  /** Called when the upstream's response head arrives (before it is passed on). Must not throw. */
+  readonly onUpstreamResponse?: (req: IncomingMessage) => void;
 }
 
 export interface UpstreamProxy {
@@ -52,6 +54,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     timeoutMs: upstream.timeout,
     isDraining,
     onUpstreamError: options.onUpstreamError,
+    onUpstreamResponse: options.onUpstreamResponse,
   };
 
   const proxy = httpProxy.createProxyServer({

@@ -10,6 +10,7 @@ export interface FlightHooks {
   readonly timeoutMs: number;
   readonly isDraining: () => boolean;
   readonly onUpstreamError: ((req: IncomingMessage, kind: UpstreamFault) => void) | undefined;
+  readonly onUpstreamResponse: ((req: IncomingMessage) => void) | undefined;
 }
 
 export class WebFlight {
@@ -45,6 +46,7 @@ export class WebFlight {
     }
     this.settled = true;
     clearTimeout(this.timer);
+    this.hooks.onUpstreamResponse?.(this.req);
     try {
       writeResponseHead(this.res, proxyRes, this.hooks.isDraining());
     } catch {

@@ -83,7 +83,9 @@ csrf: { secret: ${CSRF_SECRET}, ttl: 10m }
       exchanges.push(
         attachExchange(req, {
           client: { address, text, key: ipKey(address, 64) },
+          requestId: 'test-request',
           startNs: process.hrtime.bigint(),
+          upstreamNs: 0n,
           outcome: 'captcha_page',
         }),
       );

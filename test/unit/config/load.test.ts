@@ -71,6 +71,7 @@ throttle: { window: 15m, block: 1h }`;
     for (const file of readdirSync(corpus).filter((f) => f.endsWith('.yaml'))) {
       const source = readFileSync(path.join(corpus, file), 'utf8');
       const expected = [...source.matchAll(/^# expect: (.*)$/gm)].map((m) => m[1]!);
+      const forbidden = [...source.matchAll(/^# expect-not: (.*)$/gm)].map((m) => m[1]!);
       it(`rejects ${file} with: ${expected.join(' | ')}`, () => {
         const result = parseConfig(source, {}, file);
         if (result.ok) expect.fail('the config was accepted');
@@ -80,6 +81,7 @@ throttle: { window: 15m, block: 1h }`;
             `missing "${line}" in:\n${result.problems.join('\n')}`,
           );
         }
+        for (const text of forbidden) expect(result.problems.join('\n')).to.not.include(text);
       });
     }
   });
