@@ -228,6 +228,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   const adminServer = http.createServer(
     createAdminApp({
       token: () => pipeline.config.admin.token,
+      config: () => pipeline.config,
+      store,
+      now,
+      log,
       metrics,
       isReady: async () => {
         if (draining || !publicServer.listening) return false;

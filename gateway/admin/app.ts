@@ -2,9 +2,11 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Metrics } from '../metrics.js';
+import { normalisePath } from '../policy/normalise-path.js';
 import { bearerMatches } from './bearer.js';
+import { mountClientsApi, type ClientsApiDeps } from './clients-api.js';
 
-export interface AdminDeps {
+export interface AdminDeps extends ClientsApiDeps {
   /** The admin token in force (it may change on reload); '' disables /admin/*. */
   readonly token: () => string;
   readonly metrics: Metrics;
@@ -14,7 +16,7 @@ export interface AdminDeps {
 
 export function createAdminApp(deps: AdminDeps): Koa {
   const app = new Koa();
-  const router = new Router();
+  const router = new Router({ sensitive: true, strict: false });
   app.silent = true;
 
   app.use(async (ctx, next) => {
@@ -37,7 +39,11 @@ export function createAdminApp(deps: AdminDeps): Koa {
     ctx.body = await deps.metrics.registry.metrics();
   });
 
-  router.all('/admin{/*rest}', (ctx) => {
+  // The gate: nothing under /admin answers without the token, and nothing at all without one set.
+  app.use(async (ctx, next) => {
+    // Normalised and lower-cased as the router would see it: /ADMIN/ or //admin/./ are /admin/.
+    const path = normalisePath(ctx.url).toLowerCase();
+    if (path !== '/admin' && !path.startsWith('/admin/')) return next();
     const token = deps.token();
     if (token === '') {
       ctx.status = 404;
@@ -50,9 +56,16 @@ export function createAdminApp(deps: AdminDeps): Koa {
       ctx.body = { detail: 'A valid admin bearer token is required.' };
       return;
     }
-    ctx.status = 404;
-    ctx.body = { detail: 'Not found.' };
+    try {
+      await next();
+    } catch (error) {
+      // A store that does not answer: say so, without its details.
+      deps.log.warn({ event: 'admin_error', err: error }, 'admin request failed');
+      ctx.status = 503;
+      ctx.body = { detail: 'The store is unavailable.' };
+    }
   });
+  mountClientsApi(router, deps);
 
   app.use(router.routes());
   app.use(router.allowedMethods());
