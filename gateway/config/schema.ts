@@ -171,11 +171,25 @@ export const configSchema = z
       redis: section({
         url: checked(
           'redis://127.0.0.1:6379/0',
-          (v) => /^rediss?:\/\//.test(v),
-          'a redis:// or rediss:// URL',
+          // What node-redis accepts: redis: or rediss:, a host, a database index as the only path.
+          (v) => {
+            try {
+              const url = new URL(v);
+              return (
+                /^rediss?:$/.test(url.protocol) &&
+                url.hostname !== '' &&
+                /^(\/\d*)?$/.test(url.pathname)
+              );
+            } catch {
+              return false;
+            }
+          },
+          'a redis:// or rediss:// URL (redis[s]://[[user]:password@]host[:port][/db])',
         ),
         prefix: text('cgw:'),
         on_error: oneOf(['allow', 'deny'], 'allow'),
+        connect_timeout: duration('2s'),
+        command_timeout: duration('250ms'),
       }),
     }),
     log: section({
@@ -228,13 +242,6 @@ export const configSchema = z
       }
       names.add(r.name);
     });
-    if (config.store.type === 'redis') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['store', 'type'],
-        message: '"redis" is not available in this version yet (use memory)',
-      });
-    }
     if (config.listen.port !== 0 && config.listen.port === config.admin.port) {
       ctx.addIssue({
         code: 'custom',

@@ -2,6 +2,7 @@
 import { parseConfig } from '../../gateway/config/load.js';
 import type { Config } from '../../gateway/config/schema.js';
 import { createLogger } from '../../gateway/log.js';
+import type { DestinationStream } from 'pino';
 import { createGateway, type Gateway } from '../../gateway/server.js';
 
 export interface RunningGateway {
@@ -18,6 +19,8 @@ export interface StartOptions {
   /** Epoch ms; lets a test move time forward. */
   readonly now?: () => number;
   readonly env?: NodeJS.ProcessEnv;
+  /** Where log lines go (default stdout); see captureLog. Set log.level in the YAML too. */
+  readonly logTo?: DestinationStream;
 }
 
 /** `yaml` is a full config; listen/admin ports default to 0 and the log to silent. */
@@ -31,7 +34,7 @@ export async function startGateway(
   if (!result.ok) throw new Error(`test config rejected:\n${result.problems.join('\n')}`);
   const gateway = createGateway({
     config: result.config,
-    log: createLogger(result.config.log.level),
+    log: createLogger(result.config.log.level, options.logTo),
     ...(options.now ? { now: options.now } : {}),
   });
   const { publicPort, adminPort } = await gateway.listen();
@@ -42,6 +45,17 @@ export async function startGateway(
     adminUrl: `http://127.0.0.1:${adminPort}`,
     port: publicPort,
     stop: () => gateway.shutdown(),
+  };
+}
+
+/** A log destination that keeps every line, parsed, for assertions. */
+export function captureLog(): DestinationStream & { readonly lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return {
+    lines,
+    write(line: string) {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    },
   };
 }
 
