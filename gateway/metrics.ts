@@ -19,12 +19,15 @@ export interface Metrics {
   readonly storeErrors: Counter;
   readonly throttledClients: Gauge;
   readonly configReloads: Counter<'result'>;
+  /** Where `gateway_throttled_clients` is read from at each scrape (the store). */
+  countThrottledWith(source: () => Promise<number>): void;
 }
 
 export function createMetrics({ processMetrics = true } = {}): Metrics {
   const registry = new Registry();
   if (processMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  let countThrottled: (() => Promise<number>) | undefined;
   return {
     registry,
     requests: new Counter({
@@ -53,8 +56,16 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
     }),
     throttledClients: new Gauge({
       name: 'gateway_throttled_clients',
-      help: 'Clients throttled right now',
+      help: 'Clients throttled right now (exact for the memory store, an estimate for Redis)',
       registers,
+      async collect() {
+        if (!countThrottled) return;
+        try {
+          this.set(await countThrottled());
+        } catch {
+          // A store that does not answer keeps the last value rather than failing the scrape.
+        }
+      },
     }),
     configReloads: new Counter({
       name: 'gateway_config_reloads_total',
@@ -62,5 +73,8 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
       labelNames: ['result'],
       registers,
     }),
+    countThrottledWith(source) {
+      countThrottled = source;
+    },
   };
 }

@@ -52,6 +52,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? createMetrics();
   const store = guardStore(options.store ?? createStore(options.config), { log, metrics });
+  metrics.countThrottledWith(() => store.countThrottled(now()));
   let draining = false;
 
   const deps = {

@@ -31,6 +31,25 @@ export function mountClientsApi(router: Router, deps: ClientsApiDeps): void {
     return ipKey(address, deps.config().client_ip.ipv6_prefix);
   };
 
+  // Paginated: ?limit= (1..1000, default 100) and the `cursor` of the previous page.
+  router.get('/admin/throttled', async (ctx) => {
+    const limit = Math.min(1000, Math.max(1, Number(ctx.query.limit) || 100));
+    const cursor = typeof ctx.query.cursor === 'string' ? ctx.query.cursor : '';
+    if (!/^\d*$/.test(cursor)) {
+      ctx.status = 400;
+      ctx.body = { detail: 'Not a cursor.' };
+      return;
+    }
+    const page = await store.throttled(cursor, limit, now());
+    ctx.body = {
+      clients: page.clients.map(({ client, untilMs }) => ({
+        client,
+        throttled_until: iso(untilMs),
+      })),
+      ...(page.cursor === '' ? {} : { cursor: page.cursor }),
+    };
+  });
+
   router.get('/admin/clients/:ip', async (ctx) => {
     const client = clientKey(ctx);
     if (client === undefined) return;

@@ -36,6 +36,8 @@ export function guardStore(
     throttledUntil: (client, nowMs) => guard(store.throttledUntil(client, nowMs)),
     throttle: (client, untilMs) => guard(store.throttle(client, untilMs)),
     release: (client) => guard(store.release(client)),
+    throttled: (cursor, count, nowMs) => guard(store.throttled(cursor, count, nowMs)),
+    countThrottled: (nowMs) => guard(store.countThrottled(nowMs)),
     ping: () => guard(store.ping()),
     close: () => store.close(),
   };

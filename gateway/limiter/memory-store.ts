@@ -3,7 +3,7 @@
 // evicts old counters, cannot evict a throttle.
 import { LRUCache } from 'lru-cache';
 import { addHit, type WindowCounter } from './sliding-window.js';
-import type { Store, WindowLimit } from './store.js';
+import type { Store, ThrottledPage, WindowLimit } from './store.js';
 
 /** A client's counters by WindowLimit id. */
 type ClientCounters = Record<string, WindowCounter>;
@@ -56,6 +56,26 @@ export class MemoryStore implements Store {
   async release(client: string) {
     this.throttles.delete(client);
     this.counters.delete(client);
+  }
+
+  async throttled(cursor: string, count: number, nowMs: number): Promise<ThrottledPage> {
+    // The cursor is an offset into the LRU order: pages may shift as clients come and go, which
+    // an operator's listing tolerates; memory stays bounded by max_clients.
+    const offset = Number(cursor) || 0;
+    const clients: { client: string; untilMs: number }[] = [];
+    let index = 0;
+    for (const [client, untilMs] of this.throttles.entries()) {
+      if (index++ < offset) continue;
+      if (untilMs > nowMs) clients.push({ client, untilMs });
+      if (index - offset >= count) break;
+    }
+    return { clients, cursor: index < this.throttles.size ? String(index) : '' };
+  }
+
+  async countThrottled(nowMs: number) {
+    let count = 0;
+    for (const untilMs of this.throttles.values()) if (untilMs > nowMs) count += 1;
+    return count;
   }
 
   async ping() {}

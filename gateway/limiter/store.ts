@@ -10,6 +10,13 @@ export interface WindowLimit {
   readonly windowMs: number;
 }
 
+/** One page of throttled clients. */
+export interface ThrottledPage {
+  readonly clients: readonly { readonly client: string; readonly untilMs: number }[];
+  /** Pass it back for the next page; '' when there is none. */
+  readonly cursor: string;
+}
+
 export interface Store {
   /**
    * Counts one request of `client` in each of `limits`, unless the client is throttled already.
@@ -30,6 +37,13 @@ export interface Store {
   throttle(client: string, untilMs: number): Promise<void>;
   /** Lifts the throttle of `client` and resets its request counters (captcha passed). */
   release(client: string): Promise<void>;
+  /**
+   * One page of the clients throttled at `nowMs`: start with cursor '' and go on while the answer's
+   * cursor is not ''. A page holds about `count` clients (Redis SCAN may give more or fewer).
+   */
+  throttled(cursor: string, count: number, nowMs: number): Promise<ThrottledPage>;
+  /** How many clients are throttled at `nowMs`: exact in memory, an estimate on Redis. */
+  countThrottled(nowMs: number): Promise<number>;
   /** Resolves when the store answers; rejects when it does not (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -79,6 +79,25 @@ throttle: { limit: 2, block: 15m, rules: [] }
     expect(shown).to.include({ client: '2001:db8:5:6::/64', throttled: true });
   });
 
+  it('lists the throttled clients, and the gauge counts them', async () => {
+    for (const ip of ['203.0.113.73', '203.0.113.74']) {
+      expect((await admin('PUT', `/admin/clients/${ip}/throttle`)).status).to.equal(204);
+    }
+    const listed = (await (await admin('GET', '/admin/throttled?limit=10')).json()) as {
+      clients: { client: string; throttled_until: string }[];
+    };
+    expect(listed.clients.map((c) => c.client).sort()).to.deep.equal([
+      '203.0.113.73',
+      '203.0.113.74',
+    ]);
+    expect(listed.clients[0]?.throttled_until).to.equal(
+      new Date(nowMs + 15 * 60_000).toISOString(),
+    );
+    const metrics = await (await fetch(gw.adminUrl + '/metrics')).text();
+    expect(metrics).to.match(/^gateway_throttled_clients 2$/m);
+    expect((await admin('GET', '/admin/throttled?cursor=abc')).status).to.equal(400);
+  });
+
   it('answers 400 for an address that does not parse', async () => {
     for (const bad of ['not-an-ip', '1.2.3', '999.1.1.1']) {
       expect((await admin('GET', `/admin/clients/${bad}`)).status, bad).to.equal(400);

@@ -92,12 +92,37 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(await store.attempt('a', attempts, T0 + 2 * MINUTE)).to.equal(true);
     });
 
+    it('release keeps the captcha attempts: passing a captcha buys no fresh attempts', async () => {
+      const attempts: WindowLimit = { id: 'captcha', limit: 1, windowMs: MINUTE };
+      expect(await store.attempt('a', attempts, T0)).to.equal(true);
+      await store.release('a');
+      expect(await store.attempt('a', attempts, T0)).to.equal(false);
+    });
+
     it('counts every one of many concurrent hits exactly once', async () => {
       const limit: WindowLimit = { id: '', limit: 50, windowMs: MINUTE };
       const answers = await Promise.all(
         Array.from({ length: 200 }, () => store.hit('a', [limit], BLOCK, T0)),
       );
       expect(answers.filter((until) => until === 0)).to.have.length(50);
+    });
+
+    it('lists the throttled clients page by page, leaving out ended throttles', async () => {
+      await store.throttle('a', T0 + 5000);
+      await store.throttle('b', T0 + 6000);
+      await store.throttle('ended', T0 - 1);
+      for (let i = 0; i < 4; i++) await store.hit('c', [byDefault], BLOCK, T0);
+      const seen = new Map<string, number>();
+      let cursor = '';
+      let pages = 0;
+      do {
+        const page = await store.throttled(cursor, 1, T0);
+        for (const { client, untilMs } of page.clients) seen.set(client, untilMs);
+        cursor = page.cursor;
+        pages += 1;
+      } while (cursor !== '' && pages < 100);
+      expect(Object.fromEntries(seen)).to.deep.equal({ a: T0 + 5000, b: T0 + 6000, c: T0 + BLOCK });
+      expect(await store.countThrottled(T0)).to.equal(3);
     });
 
     it('answers ping while it is up', async () => {
