@@ -7,6 +7,7 @@ import { createAdminApp } from './admin/app.js';
 import type { Config } from './config/schema.js';
 import { trackConnections } from './http/connections.js';
 import { attachExchange, exchangeOf, type Exchange } from './http/exchange.js';
+import { framingProblem, overriddenMethod } from './http/framing.js';
 import { sendJson } from './http/send.js';
 import { answerThrottled } from './http/throttled.js';
 import { createStore } from './limiter/create-store.js';
@@ -45,6 +46,7 @@ export interface Gateway {
 }
 
 const STORE_UNAVAILABLE = { detail: 'The service is briefly unavailable. Please try again.' };
+const BAD_REQUEST = { detail: 'Bad request.' };
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 export function createGateway(options: GatewayOptions): Gateway {
@@ -82,7 +84,16 @@ export function createGateway(options: GatewayOptions): Gateway {
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const p = pipeline;
     const exchange = begin(p, req, res);
-    const route = p.classify(req.method ?? 'GET', req.url ?? '/', exchange.client.address);
+    if (framingProblem(req) !== undefined) {
+      exchange.outcome = 'throttled';
+      return sendJson(res, 400, BAD_REQUEST, { connection: 'close' });
+    }
+    const route = p.classify(
+      req.method ?? 'GET',
+      req.url ?? '/',
+      exchange.client.address,
+      overriddenMethod(req),
+    );
     switch (route.kind) {
       case 'captcha':
         exchange.outcome = 'captcha_page';
@@ -176,7 +187,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       outcome: 'proxied',
     });
     socket.once('close', () => metrics.requests.inc({ outcome: exchange.outcome }));
-    const route = p.classify(req.method ?? 'GET', req.url ?? '/', exchange.client.address);
+    if (framingProblem(req) !== undefined) {
+      exchange.outcome = 'throttled';
+      return refuseUpgrade(socket, 400, 'Bad Request');
+    }
+    const route = p.classify(
+      req.method ?? 'GET',
+      req.url ?? '/',
+      exchange.client.address,
+      overriddenMethod(req),
+    );
     switch (route.kind) {
       case 'captcha':
         exchange.outcome = 'captcha_failed';
@@ -214,6 +234,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       // Node checks the two timeouts above on this interval; its 30 s default would let a
       // slowloris client hold a socket well past headers_timeout.
       connectionsCheckingInterval: Math.min(1000, listen.headers_timeout),
+      // framingProblem answers a missing Host itself, with the headers every gateway answer has.
+      requireHostHeader: false,
     },
     handle,
   );
@@ -222,7 +244,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (!socket.writable) return socket.destroy();
     const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const text = status === 408 ? 'Request Timeout' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.end(
+      `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n`,
+    );
   });
   const connections = trackConnections(publicServer);
 
