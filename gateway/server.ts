@@ -9,10 +9,11 @@ import { trackConnections } from './http/connections.js';
 import { attachExchange, exchangeOf, type Exchange } from './http/exchange.js';
 import { framingProblem, overriddenMethod } from './http/framing.js';
 import { sendJson } from './http/send.js';
+import { setRateLimitHeaders } from './http/ratelimit-headers.js';
 import { answerThrottled } from './http/throttled.js';
 import { createStore } from './limiter/create-store.js';
 import { guardStore } from './limiter/guarded-store.js';
-import type { Store, WindowLimit } from './limiter/store.js';
+import type { Quota, Store, WindowLimit } from './limiter/store.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildPipeline, keysNeedingRestart, type Pipeline } from './pipeline.js';
@@ -73,9 +74,15 @@ export function createGateway(options: GatewayOptions): Gateway {
   let pipeline: Pipeline = buildPipeline(options.config, deps);
 
   /** Asks the store once; a store failure is a fact for the policy, not an exception. */
-  async function ask(p: Pipeline, client: string, limits: readonly WindowLimit[], nowMs: number) {
+  async function ask(
+    p: Pipeline,
+    client: string,
+    limits: readonly WindowLimit[],
+    nowMs: number,
+    quota?: Quota,
+  ) {
     try {
-      return await store.hit(client, limits, p.config.throttle.block, nowMs);
+      return await store.hit(client, limits, p.config.throttle.block, nowMs, quota);
     } catch {
       return null; // counted and logged once per outage by guardStore
     }
@@ -105,8 +112,13 @@ export function createGateway(options: GatewayOptions): Gateway {
         return;
       case 'counted': {
         const nowMs = now();
-        void ask(p, exchange.client.key, route.limits, nowMs).then((until) => {
-          act(p, decide({ throttledUntilMs: until, nowMs }, p.policy), exchange, req, res);
+        const quota = p.config.throttle.headers ? { remaining: 0, index: 0 } : undefined;
+        void ask(p, exchange.client.key, route.limits, nowMs, quota).then((until) => {
+          const decision = decide({ throttledUntilMs: until, nowMs }, p.policy);
+          if (quota && until !== null && decision.kind === 'proxy') {
+            setRateLimitHeaders(res, route.limits, quota, nowMs);
+          }
+          act(p, decision, exchange, req, res);
         });
         return;
       }

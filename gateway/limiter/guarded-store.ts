@@ -31,7 +31,8 @@ export function guardStore(
   const guard = <T>(call: Promise<T>): Promise<T> => call.then(answered, failed);
 
   return {
-    hit: (client, limits, blockMs, nowMs) => guard(store.hit(client, limits, blockMs, nowMs)),
+    hit: (client, limits, blockMs, nowMs, quota) =>
+      guard(store.hit(client, limits, blockMs, nowMs, quota)),
     attempt: (client, limit, nowMs) => guard(store.attempt(client, limit, nowMs)),
     throttledUntil: (client, nowMs) => guard(store.throttledUntil(client, nowMs)),
     throttle: (client, untilMs) => guard(store.throttle(client, untilMs)),

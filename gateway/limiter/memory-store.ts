@@ -3,7 +3,7 @@
 // evicts old counters, cannot evict a throttle.
 import { LRUCache } from 'lru-cache';
 import { addHit, type WindowCounter } from './sliding-window.js';
-import type { Store, ThrottledPage, WindowLimit } from './store.js';
+import type { Quota, Store, ThrottledPage, WindowLimit } from './store.js';
 
 /** A client's counters by WindowLimit id. */
 type ClientCounters = Record<string, WindowCounter>;
@@ -19,20 +19,37 @@ export class MemoryStore implements Store {
     this.throttles = new LRUCache({ max: maxClients });
   }
 
-  async hit(client: string, limits: readonly WindowLimit[], blockMs: number, nowMs: number) {
+  async hit(
+    client: string,
+    limits: readonly WindowLimit[],
+    blockMs: number,
+    nowMs: number,
+    quota?: Quota,
+  ) {
     const until = this.currentThrottle(client, nowMs);
-    if (until !== 0) return until;
+    if (until !== 0) {
+      if (quota) fill(quota, 0, 0);
+      return until;
+    }
     let counters = this.counters.get(client);
     if (counters === undefined) {
       counters = {};
       this.counters.set(client, counters);
     }
     let over = false;
-    for (const limit of limits) {
+    let remaining = Infinity;
+    let tightest = 0;
+    for (let i = 0; i < limits.length; i++) {
+      const limit = limits[i]!;
       const { counter, count } = addHit(counters[limit.id], limit.windowMs, nowMs);
       counters[limit.id] = counter;
       if (count > limit.limit) over = true;
+      if (limit.limit - count < remaining) {
+        remaining = limit.limit - count;
+        tightest = i;
+      }
     }
+    if (quota) fill(quota, Math.max(0, remaining), tightest);
     if (!over) return 0;
     const throttledUntil = nowMs + blockMs;
     this.throttles.set(client, throttledUntil);
@@ -93,4 +110,9 @@ export class MemoryStore implements Store {
     this.throttles.delete(client);
     return 0;
   }
+}
+
+function fill(quota: Quota, remaining: number, index: number): void {
+  quota.remaining = remaining;
+  quota.index = index;
 }

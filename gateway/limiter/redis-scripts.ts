@@ -39,24 +39,28 @@ const HIT = `${SLIDE}
 -- ARGV[1]  now, epoch ms (the caller's clock, so tests control time)
 -- ARGV[2]  block length, ms
 -- ARGV[3…] one triple per limit: hash field, limit, window ms
--- Returns the epoch ms until which the client is throttled, 0 when it is not.
+-- Returns {epoch ms until which the client is throttled (0: it is not), requests left in the
+-- tightest window, that window's 0-based position among the limits} (Store.hit's Quota).
 local now, block = tonumber(ARGV[1]), tonumber(ARGV[2])
 
 -- A throttled client is not counted. A throttle already over by our clock is left to expire:
 -- deleting it could end the block early for a replica whose clock is behind.
 local throttled_until = tonumber(redis.call('GET', KEYS[1]))
 if throttled_until and throttled_until > now then
-  return throttled_until
+  return {throttled_until, 0, 0}
 end
 
 local over, longest = false, 0
+local remaining, tightest = math.huge, 0
 for i = 3, #ARGV, 3 do
   local field, limit, window = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local value, count = slide(redis.call('HGET', KEYS[2], field), window, now)
   redis.call('HSET', KEYS[2], field, value)
   if count > limit then over = true end
   if window > longest then longest = window end
+  if limit - count < remaining then remaining, tightest = limit - count, (i - 3) / 3 end
 end
+if over or remaining < 0 then remaining = 0 end
 
 -- A counter matters for two windows after its bucket starts (as current, then as previous).
 -- Only ever lengthen the hash's life: a rule with a longer window may share it.
@@ -65,11 +69,11 @@ if longest > 0 and redis.call('PTTL', KEYS[2]) < 2 * longest then
 end
 
 if not over then
-  return 0
+  return {0, remaining, tightest}
 end
 local until_ms = now + block
 redis.call('SET', KEYS[1], string.format('%.0f', until_ms), 'PX', block)
-return until_ms
+return {until_ms, 0, tightest}
 `;
 
 const ATTEMPT = `${SLIDE}
@@ -93,7 +97,10 @@ export const SCRIPTS = {
       parser.pushKey(keys.windows);
       parser.push(...args);
     },
-    transformReply: (reply: unknown) => Number(reply),
+    transformReply: (reply: unknown) => {
+      const [untilMs, remaining, index] = (reply as unknown[]).map(Number);
+      return { untilMs: untilMs ?? 0, remaining: remaining ?? 0, index: index ?? 0 };
+    },
   }),
   attempt: defineScript({
     SCRIPT: ATTEMPT,

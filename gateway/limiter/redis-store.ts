@@ -5,7 +5,7 @@
 // and replicas agree to within their clock skew (NTP keeps that to milliseconds, far below any
 // window). Key expiry is only garbage collection; whether a client is throttled is always the
 // stored epoch ms compared with the caller's now.
-import type { Store, ThrottledPage, WindowLimit } from './store.js';
+import type { Quota, Store, ThrottledPage, WindowLimit } from './store.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
 import {
   clientKeys,
@@ -37,13 +37,24 @@ export class RedisStore implements Store {
     this.#prefix = options.prefix;
   }
 
-  hit(client: string, limits: readonly WindowLimit[], blockMs: number, nowMs: number) {
+  async hit(
+    client: string,
+    limits: readonly WindowLimit[],
+    blockMs: number,
+    nowMs: number,
+    quota?: Quota,
+  ) {
     const args = [String(Math.floor(nowMs)), String(blockMs)];
     for (const limit of limits) {
       args.push(windowField(limit.id), String(limit.limit), String(limit.windowMs));
     }
     const keys = this.#keys(client);
-    return this.#connection.run((redis) => redis.hit(keys, args));
+    const reply = await this.#connection.run((redis) => redis.hit(keys, args));
+    if (quota) {
+      quota.remaining = reply.remaining;
+      quota.index = reply.index;
+    }
+    return reply.untilMs;
   }
 
   async attempt(client: string, limit: WindowLimit, nowMs: number) {

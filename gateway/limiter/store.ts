@@ -10,6 +10,14 @@ export interface WindowLimit {
   readonly windowMs: number;
 }
 
+/** What a client has left, filled in by `hit` when asked for (the RateLimit headers). */
+export interface Quota {
+  /** Requests left in the tightest window: limit minus the sliding count, at least 0. */
+  remaining: number;
+  /** Index into `limits` of that window. */
+  index: number;
+}
+
 /** One page of throttled clients. */
 export interface ThrottledPage {
   readonly clients: readonly { readonly client: string; readonly untilMs: number }[];
@@ -22,12 +30,14 @@ export interface Store {
    * Counts one request of `client` in each of `limits`, unless the client is throttled already.
    * When a count then exceeds its limit the client is throttled until `nowMs + blockMs`.
    * Atomic per client. Returns the epoch ms until which the client is throttled, 0 when it is not.
+   * When `quota` is given it is filled in from the same atomic step (a throttled client has 0 left).
    */
   hit(
     client: string,
     limits: readonly WindowLimit[],
     blockMs: number,
     nowMs: number,
+    quota?: Quota,
   ): Promise<number>;
   /** Counts one captcha attempt of `client`; true while the attempts stay within `limit`. */
   attempt(client: string, limit: WindowLimit, nowMs: number): Promise<boolean>;

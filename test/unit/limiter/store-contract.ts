@@ -125,6 +125,18 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(await store.countThrottled(T0)).to.equal(3);
     });
 
+    it('tells what is left in the tightest window when asked for a quota', async () => {
+      const quota = { remaining: -1, index: -1 };
+      await store.hit('q', [byDefault, login], BLOCK, T0, quota);
+      expect(quota).to.deep.equal({ remaining: 1, index: 1 });
+      await store.hit('q', [byDefault], BLOCK, T0, quota);
+      expect(quota).to.deep.equal({ remaining: 1, index: 0 });
+      await store.hit('q', [byDefault, login], BLOCK, T0, quota);
+      expect(quota).to.deep.equal({ remaining: 0, index: 0 });
+      expect(await store.hit('q', [byDefault], BLOCK, T0, quota)).to.equal(T0 + BLOCK);
+      expect(quota.remaining).to.equal(0);
+    });
+
     it('answers ping while it is up', async () => {
       await store.ping();
     });
