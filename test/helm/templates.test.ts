@@ -40,6 +40,11 @@ function list(object: unknown, dotted: string): Record<string, unknown>[] {
 
 const EXPECTED: Record<string, { kind: string; apiVersion: string; optional?: string }> = {
   'configmap.yaml': { kind: 'ConfigMap', apiVersion: 'v1' },
+  'dashboard-configmap.yaml': {
+    kind: 'ConfigMap',
+    apiVersion: 'v1',
+    optional: 'metrics.grafanaDashboard.enabled',
+  },
   'deployment.yaml': { kind: 'Deployment', apiVersion: 'apps/v1' },
   'hpa.yaml': {
     kind: 'HorizontalPodAutoscaler',

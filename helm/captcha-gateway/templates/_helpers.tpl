@@ -29,6 +29,11 @@ release name alone when it already contains the chart name.
 {{- printf "%s-admin" (include "captcha-gateway.fullname" . | trunc 57 | trimSuffix "-") }}
 {{- end }}
 
+{{/* The Grafana dashboard ConfigMap's name: the full name cut to 53 characters, then "-dashboard". */}}
+{{- define "captcha-gateway.dashboardFullname" -}}
+{{- printf "%s-dashboard" (include "captcha-gateway.fullname" . | trunc 53 | trimSuffix "-") }}
+{{- end }}
+
 {{/* "chart-version" for the helm.sh/chart label. */}}
 {{- define "captcha-gateway.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
