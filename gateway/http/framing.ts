@@ -16,7 +16,8 @@ export function framingProblem(req: IncomingMessage): string | undefined {
   }
   // Node keeps the first of several Host headers; the upstream may keep the last.
   if (hosts > 1) return 'duplicate Host';
-  if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return 'missing Host';
+  const http11 = req.httpVersionMajor === 1 && req.httpVersionMinor === 1;
+  if (hosts === 0 && http11) return 'missing Host';
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) {
     // HTTP/1.0 has no chunked coding; a 1.0 message that claims one is framed ambiguously.
