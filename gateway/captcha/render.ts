@@ -1,5 +1,6 @@
 // Renders the captcha form: the storefront's JSON `html` fragment (byte-exact to CONTRACT §6) and
 // a small standalone page. Everything but the token and `next` is rendered once, at start.
+import { createHash } from 'node:crypto';
 import type { ResolvedProvider } from './providers.js';
 
 /** The texts of the form in one language. */
@@ -58,6 +59,21 @@ interface Template {
   readonly tail: string;
 }
 
+// The page's only styling, inline so it costs no request, and allowed by its hash in the CSP (no
+// 'unsafe-inline'). A customer who lands here should see a calm, readable card, not bare HTML.
+const PAGE_STYLE =
+  'body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;' +
+  'color:#1d1d1f;background:#f4f4f6}' +
+  'main{box-sizing:border-box;max-width:26rem;margin:10vh auto;padding:2rem 1.75rem;' +
+  'background:#fff;border-radius:12px;box-shadow:0 2px 16px rgba(0,0,0,.08)}' +
+  'h1{font-size:1.2rem;letter-spacing:.03em;margin:0 0 1.25rem}' +
+  '[role=alert]{margin:0 0 1rem;padding:.75rem 1rem;border-radius:8px;color:#8a1020;' +
+  'background:#fdecee}' +
+  'button{display:block;width:100%;margin-top:1.25rem;padding:.75rem 1rem;font:inherit;' +
+  'font-weight:600;color:#fff;background:#1a5fd0;border:0;border-radius:8px;cursor:pointer}' +
+  'button:hover{background:#174fae}button:focus-visible{outline:3px solid #0b3d91;outline-offset:2px}';
+const PAGE_STYLE_HASH = `'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'`;
+
 // The hidden inputs are spelled as in the source document, page included: the storefront and
 // scripts written against it match `name='…' value='…'` with single quotes.
 const CSRF_INPUT_HEAD = "<input type='hidden' name='csrfmiddlewaretoken' value='";
@@ -100,6 +116,7 @@ export function createRenderer({ provider, siteKey, languages }: RenderOptions):
       '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
       '<meta name="robots" content="noindex">\n' +
       `<title>${title}</title>\n` +
+      `<style>${PAGE_STYLE}</style>\n` +
       `<script src="${script}" async defer></script>\n` +
       '</head>\n<body>\n<main>\n' +
       `<h1 id="captcha-title">${title}</h1>\n` +
@@ -150,7 +167,7 @@ function contentSecurityPolicy({ csp }: ResolvedProvider): string {
     `script-src ${csp.script.join(' ')}`,
     `frame-src ${csp.frame.join(' ')}`,
   ];
-  if (csp.style.length > 0) directives.push(`style-src ${csp.style.join(' ')}`);
+  directives.push(`style-src ${[PAGE_STYLE_HASH, ...csp.style].join(' ')}`);
   if (csp.connect.length > 0) directives.push(`connect-src ${csp.connect.join(' ')}`);
   directives.push("form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'");
   return directives.join('; ');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // Checks the captcha form's markup: byte-exact fragment for the storefront, an accessible page,
 // and every value escaped.
 import { expect } from 'chai';
@@ -109,8 +110,9 @@ captcha:
     expect(page).to.include("name='next' value='/basket/'");
     expect(page).to.include('<div class="g-recaptcha" data-sitekey="6LcSiteKey_1"');
     expect(page).to.not.include('role="alert"');
-    // Nothing inline the CSP would have to allow.
-    expect(page).to.not.match(/<style|\sstyle=|<script>|\son\w+=/);
+    // Nothing inline the CSP would have to allow, but the one stylesheet it allows by hash.
+    expect(page.match(/<style>/g)).to.have.length(1);
+    expect(page).to.not.match(/\sstyle=|<script>|\son\w+=/);
   });
 
   it('shows the failure text in an alert when re-shown after a failed verification', () => {
@@ -119,15 +121,21 @@ captcha:
     expect(page).to.include('<p role="alert">Doğrulama başarısız, lütfen tekrar deneyin.</p>');
   });
 
-  it("allows only the provider's origins in the CSP", () => {
+  it("allows only the provider's origins in the CSP, and the page's own style by its hash", () => {
+    const page = renderer.page('en', 'abc123', undefined, false);
+    const style = /<style>([^<]*)<\/style>/.exec(page)![1]!;
+    const styleHash = `'sha256-${createHash('sha256').update(style).digest('base64')}'`;
     expect(renderer.contentSecurityPolicy).to.equal(
       "default-src 'none'; " +
         'script-src https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/; ' +
         'frame-src https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/; ' +
+        `style-src ${styleHash}; ` +
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     );
     const hcaptcha = rendererFor('captcha: { provider: hcaptcha }').contentSecurityPolicy;
-    expect(hcaptcha).to.include('style-src https://hcaptcha.com https://*.hcaptcha.com');
+    expect(hcaptcha).to.match(
+      /style-src 'sha256-[A-Za-z0-9+/=]+' https:\/\/hcaptcha\.com https:\/\/\*\.hcaptcha\.com;/,
+    );
     expect(hcaptcha).to.include('connect-src https://hcaptcha.com https://*.hcaptcha.com');
     const test = rendererFor(
       'captcha: { provider: test, verify_url: "http://127.0.0.1:1/v", script_url: "http://127.0.0.1:7/w.js" }',
