@@ -48,6 +48,16 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     tls: target.tls,
     maxSockets: upstream.max_sockets,
     connectTimeoutMs: upstream.connect_timeout,
+    keepAlive: true,
+  });
+  // Resends after a stale keep-alive connection (stale-retry.ts) go out on new connections that
+  // are never pooled, so no second stale socket can be handed out. Bounded by max_sockets of
+  // their own: the upstream sees at most twice max_sockets connections.
+  const freshAgent = createUpstreamAgent({
+    tls: target.tls,
+    maxSockets: upstream.max_sockets,
+    connectTimeoutMs: upstream.connect_timeout,
+    keepAlive: false,
   });
   const peerOf = createPeerLookup(options.trusted);
   const hooks: FlightHooks = {
@@ -77,6 +87,10 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     if (flight) flight.fail(error);
     else sink?.destroy();
   });
+  proxy.on('proxyReq', (proxyReq: ClientRequest, req) => {
+    const flight = (req as Carrier)[FLIGHT];
+    if (flight instanceof WebFlight) flight.attach(proxyReq);
+  });
   proxy.on('proxyRes', (proxyRes, req) => {
     const flight = (req as Carrier)[FLIGHT];
     if (flight instanceof WebFlight) flight.respond(proxyRes);
@@ -96,10 +110,17 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
         res.destroy();
         return;
       }
-      const flight = new WebFlight(req, res, hooks);
-      (req as Carrier)[FLIGHT] = flight;
       const path = upstreamPath(target.basePath, req.url ?? '/');
       const headers = upstreamRequestHeaders(req, peer, false);
+      const flight = new WebFlight(req, res, hooks, () => {
+        // `Connection: close` keeps the agent from handing this socket to a queued resend.
+        const closing = { ...headers, connection: 'close' };
+        proxy.web(req, res, {
+          ssl: pinnedOutgoing(path, closing, flight.signal),
+          agent: freshAgent,
+        });
+      });
+      (req as Carrier)[FLIGHT] = flight;
       proxy.web(req, res, { ssl: pinnedOutgoing(path, headers, flight.signal) });
     },
 
@@ -123,6 +144,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
 
     close() {
       agent.destroy();
+      freshAgent.destroy();
       proxy.close();
     },
   };

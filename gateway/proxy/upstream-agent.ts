@@ -1,6 +1,6 @@
-// The keep-alive socket pool to the upstream, with `upstream.connect_timeout` on every new
-// connection: Node has no connect timeout of its own, and the kernel gives up on a SYN only after
-// minutes.
+// The socket pools to the upstream: the keep-alive pool, and one that never pools, for resends
+// (stale-retry.ts). Both put `upstream.connect_timeout` on every new connection: Node has no
+// connect timeout of its own, and the kernel gives up on a SYN only after minutes.
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -12,13 +12,15 @@ export interface UpstreamAgentOptions {
   readonly tls: boolean;
   readonly maxSockets: number;
   readonly connectTimeoutMs: number;
+  /** Pool idle connections for the next request; false closes each after its response. */
+  readonly keepAlive: boolean;
 }
 
 export function createUpstreamAgent(options: UpstreamAgentOptions): http.Agent {
-  const { tls, maxSockets, connectTimeoutMs } = options;
+  const { tls, maxSockets, connectTimeoutMs, keepAlive } = options;
   const agent = tls
-    ? new https.Agent({ keepAlive: true, maxSockets })
-    : new http.Agent({ keepAlive: true, maxSockets });
+    ? new https.Agent({ keepAlive, maxSockets })
+    : new http.Agent({ keepAlive, maxSockets });
   const connect = agent.createConnection.bind(agent);
   // The guard sits on the connection, not the request: a pooled socket that is already connected
   // costs nothing, and DNS lookup, TCP (and TLS) handshake all count.

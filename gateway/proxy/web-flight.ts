@@ -1,9 +1,11 @@
 // One request on its way through the proxy, from web() until it is over: the upstream.timeout
-// timer, the handle that destroys the upstream request, and the rule that a request is answered
-// exactly once and each upstream fault reported once.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// timer, the handle that destroys the upstream request, the one retry of a stale keep-alive
+// connection, and the rule that a request is answered exactly once and each upstream fault
+// reported once.
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { answerFault, classifyFault, type UpstreamFault } from './faults.js';
 import { writeResponseHead } from './response-head.js';
+import { isStaleSocketFailure, socketUse, type SocketUse } from './stale-retry.js';
 
 export interface FlightHooks {
   /** upstream.timeout in ms: from web() until the upstream's response head. */
@@ -22,11 +24,19 @@ export class WebFlight {
   private streaming = false;
   private clientGone = false;
   private reported = false;
+  /** The socket of the latest upstream request, once it got one. */
+  private use: SocketUse | undefined;
+  private resent = false;
 
+  /**
+   * `resend` sends the request upstream again on a new connection of its own, with this flight's
+   * signal; called at most once, for a stale keep-alive connection (stale-retry.ts).
+   */
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly hooks: FlightHooks,
+    private readonly resend: () => void,
   ) {
     // Started before http-proxy asks the pool for a socket, so waiting for one counts.
     this.timer = setTimeout(() => this.timedOut(), hooks.timeoutMs);
@@ -36,6 +46,14 @@ export class WebFlight {
   /** Aborting it destroys the upstream request, whether it is queued, sending or receiving. */
   get signal(): AbortSignal {
     return this.upstream.signal;
+  }
+
+  /**
+   * http-proxy's 'proxyReq': the upstream request got its socket. Not emitted for a request with
+   * `Expect`, which is then never resent.
+   */
+  attach(proxyReq: ClientRequest): void {
+    this.use = socketUse(proxyReq);
   }
 
   /** http-proxy's 'proxyRes': the upstream's response head arrived. */
@@ -72,6 +90,14 @@ export class WebFlight {
     }
     if (this.streaming) return this.bodyBroken();
     if (this.settled) return; // our own abort after a timeout, echoing back
+    if (!this.resent && isStaleSocketFailure(this.req, this.use, error)) {
+      // Once only: an upstream that resets every connection is answered 502 after one resend,
+      // not looped on. The timer runs on: upstream.timeout is the deadline of the whole request.
+      this.resent = true;
+      this.use = undefined;
+      this.resend();
+      return;
+    }
     this.settled = true;
     clearTimeout(this.timer);
     this.upstream.abort();

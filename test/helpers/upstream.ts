@@ -15,6 +15,9 @@
 //
 // `startStalledListener` gives a loopback port where a TCP connect never completes, to test
 // connect timeouts without sending traffic off the machine.
+//
+// `startScriptedUpstream` speaks HTTP/1.1 by hand and lets a test decide each request's fate
+// (answer, reset, close, half an answer) the moment it arrives, as on a reused keep-alive connection.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -365,4 +368,133 @@ export async function startStalledListener(): Promise<StalledListener> {
   }
   await close();
   throw new Error('startStalledListener: the accept queue never filled (not Linux?)');
+}
+
+/** One request as a scripted upstream read it. */
+export interface ScriptedRequest {
+  readonly method: string;
+  /** The request target as received. */
+  readonly url: string;
+  /** The TCP connection it came on: 1 for the first accepted, 2 for the next, and so on. */
+  readonly connection: number;
+  /** 0 for the first request on its connection; 1 or more: a reused keep-alive connection. */
+  readonly onConnection: number;
+  /** Header names lower-cased, values as sent (the last one of a repeated field). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** How a scripted upstream treats one request; doing nothing leaves it waiting for good. */
+export interface ScriptedReply {
+  /** 200 with a small JSON body naming the request, the connection kept alive. */
+  answer(): void;
+  /** Destroys the connection with a TCP RST, as an upstream that drops it abruptly. */
+  reset(): void;
+  /** Closes the connection (FIN) without answering, as an upstream closing an idle connection. */
+  hangUp(): void;
+  /** Writes raw bytes (a partial answer, say); resolves once they are handed to the kernel. */
+  send(raw: string): Promise<void>;
+}
+
+export interface ScriptedUpstream {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** Every request whose head arrived, in arrival order, answered or not. */
+  readonly requests: readonly ScriptedRequest[];
+  /** TCP connections accepted since the start. */
+  readonly connections: number;
+  /** Stops listening and destroys every open connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * An upstream on 127.0.0.1 and port 0 that speaks just enough HTTP/1.1 by hand to decide, request
+ * by request, what happens to the connection: Node's server reads the socket natively, so a
+ * test could not otherwise act at the moment a request arrives on a kept-alive connection.
+ * `script` runs as soon as a request head has arrived. Bodies must be framed by Content-Length
+ * (they are read and dropped); chunked request bodies are not understood.
+ */
+export async function startScriptedUpstream(
+  script: (request: ScriptedRequest, reply: ScriptedReply) => void,
+): Promise<ScriptedUpstream> {
+  const requests: ScriptedRequest[] = [];
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+
+  const server = net.createServer((socket) => {
+    const connection = (connections += 1);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buffered = Buffer.alloc(0);
+    let bodyLeft = 0;
+    let onConnection = 0;
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        if (bodyLeft > 0) {
+          const skipped = Math.min(bodyLeft, buffered.length);
+          bodyLeft -= skipped;
+          buffered = buffered.subarray(skipped);
+          if (bodyLeft > 0) return;
+        }
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end === -1 || socket.destroyed) return;
+        const [line = '', ...fields] = buffered.subarray(0, end).toString('latin1').split('\r\n');
+        buffered = buffered.subarray(end + 4);
+        const headers: Record<string, string> = {};
+        for (const field of fields) {
+          const colon = field.indexOf(':');
+          headers[field.slice(0, colon).trim().toLowerCase()] = field.slice(colon + 1).trim();
+        }
+        bodyLeft = Number(headers['content-length'] ?? 0);
+        const [method = '', url = ''] = line.split(' ');
+        const request = { method, url, connection, onConnection, headers };
+        onConnection += 1;
+        requests.push(request);
+        script(request, scriptedReply(socket, request));
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    get connections() {
+      return connections;
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+  };
+}
+
+function scriptedReply(socket: net.Socket, request: ScriptedRequest): ScriptedReply {
+  return {
+    answer() {
+      // A HEAD answer announces the length of the body it does not carry.
+      const json = JSON.stringify(request);
+      const body = request.method === 'HEAD' ? '' : json;
+      socket.write(
+        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n' +
+          `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${body}`,
+      );
+    },
+    reset() {
+      socket.resetAndDestroy();
+    },
+    hangUp() {
+      socket.destroy();
+    },
+    send(raw) {
+      return new Promise((resolve) => socket.write(raw, () => resolve()));
+    },
+  };
 }

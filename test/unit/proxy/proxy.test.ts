@@ -5,13 +5,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { AddressSet } from '../../../gateway/client-ip/cidr.js';
-import type { Config } from '../../../gateway/config/schema.js';
-import {
-  createUpstreamProxy,
-  type UpstreamFault,
-  type UpstreamProxy,
-} from '../../../gateway/proxy/proxy.js';
+import { call, startGateway, type Gateway, type Reply } from './harness.js';
 import {
   patternSha256,
   startStalledListener,
@@ -25,93 +19,6 @@ const MB = 1024 * 1024;
 // Client, gateway and upstream share this process, so streaming 50 MB leaves some 30 MB of chunks
 // for the collector at the peak; a proxy holding the body whole measured over 120 MB.
 const LOOSE_LIMIT = 48 * MB;
-
-interface Gateway {
-  readonly port: number;
-  readonly proxy: UpstreamProxy;
-  /** Every onUpstreamError call, in order. */
-  readonly faults: { url: string; kind: UpstreamFault }[];
-  draining: boolean;
-  close(): Promise<void>;
-}
-
-interface GatewayOptions {
-  readonly upstream?: Partial<Config['upstream']>;
-  /** Trusted proxy entries; loopback (the test client) by default. */
-  readonly trusted?: readonly string[];
-  /** Replaces the plain `proxy.web(req, res)` request handler. */
-  readonly handle?: (
-    proxy: UpstreamProxy,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-  ) => void;
-}
-
-/** The proxy mounted on a bare HTTP server, as the gateway mounts it. */
-async function startGateway(url: string, options: GatewayOptions = {}): Promise<Gateway> {
-  const faults: { url: string; kind: UpstreamFault }[] = [];
-  const gateway = {
-    faults,
-    draining: false,
-  } as Gateway;
-  const proxy = createUpstreamProxy({
-    upstream: {
-      url,
-      timeout: 5000,
-      connect_timeout: 2000,
-      change_origin: false,
-      max_sockets: 16,
-      ...options.upstream,
-    },
-    trusted: new AddressSet(options.trusted ?? ['loopback']),
-    isDraining: () => gateway.draining,
-    onUpstreamError: (req, kind) => faults.push({ url: req.url ?? '', kind }),
-  });
-  const handle = options.handle ?? ((p, req, res) => p.web(req, res));
-  const server = http.createServer((req, res) => handle(proxy, req, res));
-  server.on('upgrade', (req, socket, head) => proxy.ws(req, socket, head));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return Object.assign(gateway, {
-    port: (server.address() as net.AddressInfo).port,
-    proxy,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      proxy.close();
-    },
-  });
-}
-
-interface Reply {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly rawHeaders: readonly string[];
-  readonly body: Buffer;
-}
-
-interface Call {
-  readonly method?: string;
-  readonly path?: string;
-  readonly headers?: http.OutgoingHttpHeaders;
-  readonly body?: string | Buffer;
-  readonly agent?: http.Agent | false;
-}
-
-/** One request through the gateway, body read whole (only small bodies come back this way). */
-async function call(port: number, { body, agent = false, ...options }: Call = {}): Promise<Reply> {
-  const req = http.request({ host: '127.0.0.1', port, agent, ...options });
-  req.end(body);
-  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
-  const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
-  return {
-    status: res.statusCode ?? 0,
-    headers: res.headers,
-    rawHeaders: res.rawHeaders,
-    body: Buffer.concat(chunks),
-  };
-}
 
 /** The default upstream route echoes what it received. */
 function echoed(reply: Reply): RecordedRequest {
@@ -529,16 +436,59 @@ describe('createUpstreamProxy', function () {
         upstream: { timeout: 300, max_sockets: 1 },
       });
       try {
-        const first = call(single.port, { path: '/slow' });
-        await upstream.waitForRequest((r) => r.url === '/slow');
+        // A download the client does not read holds the one socket past any deadline: with a
+        // stalled /slow instead, its own timeout would free the socket a few ms before the queued
+        // request's deadline, and the queued request would rightly be sent in that gap.
+        const holder = http.get({
+          host: '127.0.0.1',
+          port: single.port,
+          path: `/stream?bytes=${200 * MB}`,
+          agent: false,
+        });
+        holder.on('error', () => {});
+        const [held] = (await once(holder, 'response')) as [http.IncomingMessage];
+        held.on('error', () => {});
         const queued = await call(single.port, { path: '/queued' });
         expect(queued.status).to.equal(504);
-        expect((await first).status).to.equal(504);
+        holder.destroy();
         // Give a freed socket every chance to carry the queued request: one more full exchange.
         expect((await call(single.port, { path: '/after' })).status).to.equal(200);
-        expect(upstream.requests.map((r) => r.url)).to.deep.equal(['/slow', '/after']);
+        expect(upstream.requests.map((r) => r.url)).to.deep.equal([
+          `/stream?bytes=${200 * MB}`,
+          '/after',
+        ]);
       } finally {
         await single.close();
+      }
+    });
+
+    it('answers every request queued behind a stalled pool 504 within upstream.timeout, not after k × timeout', async () => {
+      const timeoutMs = 1000;
+      const stalledPool = await startGateway(upstream.url, {
+        upstream: { timeout: timeoutMs, max_sockets: 2 },
+      });
+      try {
+        // Two hold the pool's sockets; four wait, two by two, for one to come free. If the wait
+        // did not count, the last pair would be answered after three times upstream.timeout.
+        const started = Date.now();
+        const elapsed: number[] = [];
+        const replies = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            call(stalledPool.port, { path: `/slow?n=${i}` }).then((reply) => {
+              elapsed.push(Date.now() - started);
+              return reply;
+            }),
+          ),
+        );
+        expect(replies.map((r) => r.status)).to.deep.equal(new Array(6).fill(504));
+        // A busy machine delays timers; twice the deadline still tells one wait from three.
+        expect(Math.max(...elapsed), `answered after ${elapsed.join(', ')} ms`).to.be.below(
+          2 * timeoutMs,
+        );
+        expect(Math.min(...elapsed)).to.be.at.least(timeoutMs - 50);
+        expect(stalledPool.faults.map((f) => f.kind)).to.deep.equal(new Array(6).fill('timeout'));
+      } finally {
+        await stalledPool.close();
       }
     });
 
