@@ -242,6 +242,14 @@ export const configSchema = z
       }
       names.add(r.name);
     });
+    // Node refuses to start a server whose header deadline outlasts its whole-request deadline.
+    if (config.listen.headers_timeout > config.listen.request_timeout) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen', 'headers_timeout'],
+        message: `${config.listen.headers_timeout}ms is longer than listen.request_timeout (${config.listen.request_timeout}ms); it must not be`,
+      });
+    }
     if (config.listen.port !== 0 && config.listen.port === config.admin.port) {
       ctx.addIssue({
         code: 'custom',

@@ -8,7 +8,10 @@ import { writeResponseHead } from './response-head.js';
 import { isStaleSocketFailure, socketUse, type SocketUse } from './stale-retry.js';
 
 export interface FlightHooks {
-  /** upstream.timeout in ms: from web() until the upstream's response head. */
+  /**
+   * upstream.timeout in ms: from web() until the upstream's response head, less the time the
+   * client itself spends sending its body over an established upstream connection.
+   */
   readonly timeoutMs: number;
   readonly isDraining: () => boolean;
   readonly onUpstreamError: ((req: IncomingMessage, kind: UpstreamFault) => void) | undefined;
@@ -17,7 +20,9 @@ export interface FlightHooks {
 
 export class WebFlight {
   private readonly upstream = new AbortController();
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout;
+  /** The latest upstream request, once http-proxy made it. */
+  private proxyReq: ClientRequest | undefined;
   /** The answer is decided (head passed on, fault answered, client gone): nothing else writes. */
   private settled = false;
   /** The upstream's head went out; a fault now can only cut the body short. */
@@ -53,6 +58,7 @@ export class WebFlight {
    * `Expect`, which is then never resent.
    */
   attach(proxyReq: ClientRequest): void {
+    this.proxyReq = proxyReq;
     this.use = socketUse(proxyReq);
   }
 
@@ -108,10 +114,24 @@ export class WebFlight {
 
   private timedOut(): void {
     if (this.settled) return;
+    if (this.uploading()) {
+      // A slow client is not a slow upstream: the wait for an answer starts once the body is in.
+      // A client that stops sending is cut by listen.request_timeout, which ends this flight.
+      this.req.once('end', () => {
+        this.timer = setTimeout(() => this.timedOut(), this.hooks.timeoutMs);
+      });
+      return;
+    }
     this.settled = true;
     this.upstream.abort();
     this.report('timeout');
     answerFault(this.res, 'timeout', this.hooks.isDraining());
+  }
+
+  /** The client is still streaming its body over a connected upstream request. */
+  private uploading(): boolean {
+    const socket = this.proxyReq?.socket;
+    return !this.req.complete && socket != null && !socket.connecting && !socket.destroyed;
   }
 
   private bodyBroken(): void {

@@ -144,3 +144,41 @@ function completeResponse(text: string): boolean {
   const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
   return length !== null && text.length - (end + 4) >= Number(length[1]);
 }
+
+describe('a slow upload is not a slow upstream (CONTRACT §2 upstream.timeout)', function () {
+  this.timeout(20_000);
+
+  it('lets a body trickled in for longer than upstream.timeout reach the upstream and its answer back', async () => {
+    const upstream = await startUpstream();
+    const gw = await startGateway(`
+upstream: { url: "${upstream.url}", timeout: 1s }
+throttle: { limit: 1000, rules: [] }
+listen: { host: 127.0.0.1, port: 0, headers_timeout: 5s, request_timeout: 10s, drain_timeout: 1s }
+`);
+    try {
+      const body = 'x'.repeat(12);
+      const head =
+        `POST /upload/ HTTP/1.1\r\nHost: shop\r\nContent-Type: text/plain\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+      const socket = net.connect(gw.port, '127.0.0.1');
+      await once(socket, 'connect');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.write(head);
+      const started = Date.now();
+      // 12 bytes over ~2.4 s: past the 1 s upstream.timeout while still uploading.
+      for (const byte of body) {
+        await new Promise((resolve) => setTimeout(resolve, TRICKLE_MS));
+        socket.write(byte);
+      }
+      await once(socket, 'close');
+      expect(Date.now() - started).to.be.greaterThan(HEADERS_TIMEOUT_MS);
+      expect(text.split('\r\n')[0]).to.equal('HTTP/1.1 200 OK');
+      const seen = await upstream.waitForRequest((r) => r.url === '/upload/');
+      expect(seen.bodyBytes).to.equal(body.length);
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});
