@@ -18,6 +18,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildPipeline, keysNeedingRestart, type Pipeline } from './pipeline.js';
 import { decide, type Decision } from './policy/decide.js';
+import type { Route } from './policy/routes.js';
 
 export interface GatewayOptions {
   readonly config: Config;
@@ -48,6 +49,10 @@ export interface Gateway {
 
 const STORE_UNAVAILABLE = { detail: 'The service is briefly unavailable. Please try again.' };
 const BAD_REQUEST = { detail: 'Bad request.' };
+
+/** A route, or a request whose framing is refused before it is classified (http/framing.ts). */
+type Triage = Route | { readonly kind: 'malformed' };
+const MALFORMED: Triage = { kind: 'malformed' };
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 export function createGateway(options: GatewayOptions): Gateway {
@@ -88,20 +93,52 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
-    const p = pipeline;
-    const exchange = begin(p, req, res);
+  /** Who is asking and for what: the first, synchronous steps of every request and upgrade. */
+  function triage(p: Pipeline, req: IncomingMessage): { exchange: Exchange; route: Triage } {
+    const exchange = attachExchange(req, {
+      client: p.resolveClient(req.socket.remoteAddress, req.headers),
+      requestId: requestIdOf(req),
+      startNs: process.hrtime.bigint(),
+      upstreamNs: 0n,
+      outcome: 'proxied',
+    });
     if (framingProblem(req) !== undefined) {
       exchange.outcome = 'throttled';
-      return sendJson(res, 400, BAD_REQUEST, { connection: 'close' });
+      return { exchange, route: MALFORMED };
     }
+    const method = req.method ?? 'GET';
     const route = p.classify(
-      req.method ?? 'GET',
+      method,
       req.url ?? '/',
       exchange.client.address,
       overriddenMethod(req),
     );
+    return { exchange, route };
+  }
+
+  /** Counts a request with one store call and decides; the outcome is set for proxying. */
+  async function count(
+    p: Pipeline,
+    exchange: Exchange,
+    limits: readonly WindowLimit[],
+    quota?: Quota,
+  ): Promise<{ decision: Decision; nowMs: number; counted: boolean }> {
+    const nowMs = now();
+    const until = await ask(p, exchange.client.key, limits, nowMs, quota);
+    const decision = decide({ throttledUntilMs: until, nowMs }, p.policy);
+    exchange.outcome = decision.kind === 'proxy' ? decision.outcome : 'throttled';
+    return { decision, nowMs, counted: until !== null };
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const p = pipeline;
+    const { exchange, route } = triage(p, req);
+    res.setHeader('x-request-id', exchange.requestId);
+    if (draining) res.setHeader('connection', 'close');
+    res.once('close', () => finish(exchange, req, res));
     switch (route.kind) {
+      case 'malformed':
+        return sendJson(res, 400, BAD_REQUEST, { connection: 'close' });
       case 'captcha':
         exchange.outcome = 'captcha_page';
         void p.captcha(req, res);
@@ -111,56 +148,26 @@ export function createGateway(options: GatewayOptions): Gateway {
         p.proxy.web(req, res);
         return;
       case 'counted': {
-        const nowMs = now();
         const quota = p.config.throttle.headers ? { remaining: 0, index: 0 } : undefined;
-        void ask(p, exchange.client.key, route.limits, nowMs, quota).then((until) => {
-          const decision = decide({ throttledUntilMs: until, nowMs }, p.policy);
-          if (quota && until !== null && decision.kind === 'proxy') {
-            setRateLimitHeaders(res, route.limits, quota, nowMs);
+        void count(p, exchange, route.limits, quota).then(({ decision, nowMs, counted }) => {
+          switch (decision.kind) {
+            case 'proxy':
+              if (quota && counted) setRateLimitHeaders(res, route.limits, quota, nowMs);
+              return p.proxy.web(req, res);
+            case 'intercept':
+              return answerThrottled(
+                req,
+                res,
+                p.config.captcha.redirect_path,
+                decision.retryAfterS,
+              );
+            case 'unavailable':
+              return sendJson(res, 503, STORE_UNAVAILABLE, { 'retry-after': '5' });
           }
-          act(p, decision, exchange, req, res);
         });
         return;
       }
     }
-  }
-
-  function act(
-    p: Pipeline,
-    decision: Decision,
-    exchange: Exchange,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ) {
-    switch (decision.kind) {
-      case 'proxy':
-        exchange.outcome = decision.outcome;
-        p.proxy.web(req, res);
-        return;
-      case 'intercept':
-        exchange.outcome = 'throttled';
-        answerThrottled(req, res, p.config.captcha.redirect_path, decision.retryAfterS);
-        return;
-      case 'unavailable':
-        exchange.outcome = 'throttled';
-        sendJson(res, 503, STORE_UNAVAILABLE, { 'retry-after': '5' });
-        return;
-    }
-  }
-
-  /** Identifies the client and the request, and arranges the one log line and metrics at the end. */
-  function begin(p: Pipeline, req: IncomingMessage, res: ServerResponse): Exchange {
-    const exchange = attachExchange(req, {
-      client: p.resolveClient(req.socket.remoteAddress, req.headers),
-      requestId: requestIdOf(req),
-      startNs: process.hrtime.bigint(),
-      upstreamNs: 0n,
-      outcome: 'proxied',
-    });
-    res.setHeader('x-request-id', exchange.requestId);
-    if (draining) res.setHeader('connection', 'close');
-    res.once('close', () => finish(exchange, req, res));
-    return exchange;
   }
 
   function finish(exchange: Exchange, req: IncomingMessage, res: ServerResponse): void {
@@ -191,49 +198,29 @@ export function createGateway(options: GatewayOptions): Gateway {
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const p = pipeline;
     socket.on('error', () => socket.destroy());
-    const exchange = attachExchange(req, {
-      client: p.resolveClient(req.socket.remoteAddress, req.headers),
-      requestId: requestIdOf(req),
-      startNs: process.hrtime.bigint(),
-      upstreamNs: 0n,
-      outcome: 'proxied',
-    });
+    const { exchange, route } = triage(p, req);
     socket.once('close', () => metrics.requests.inc({ outcome: exchange.outcome }));
-    if (framingProblem(req) !== undefined) {
-      exchange.outcome = 'throttled';
-      return refuseUpgrade(socket, 400, 'Bad Request');
-    }
-    const route = p.classify(
-      req.method ?? 'GET',
-      req.url ?? '/',
-      exchange.client.address,
-      overriddenMethod(req),
-    );
     switch (route.kind) {
+      case 'malformed':
+        return refuseUpgrade(socket, 400, 'Bad Request');
       case 'captcha':
         exchange.outcome = 'captcha_failed';
         return refuseUpgrade(socket, 400, 'Bad Request');
       case 'exempt':
         exchange.outcome = 'exempt';
         return p.proxy.ws(req, socket, head);
-      case 'counted': {
-        const nowMs = now();
-        void ask(p, exchange.client.key, route.limits, nowMs).then((until) => {
-          const decision = decide({ throttledUntilMs: until, nowMs }, p.policy);
+      case 'counted':
+        void count(p, exchange, route.limits).then(({ decision }) => {
           switch (decision.kind) {
             case 'proxy':
-              exchange.outcome = decision.outcome;
               return p.proxy.ws(req, socket, head);
             case 'intercept':
-              exchange.outcome = 'throttled';
               return refuseUpgrade(socket, 429, 'Too Many Requests');
             case 'unavailable':
-              exchange.outcome = 'throttled';
               return refuseUpgrade(socket, 503, 'Service Unavailable');
           }
         });
         return;
-      }
     }
   }
 
