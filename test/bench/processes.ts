@@ -1,0 +1,263 @@
+// Starts the bench's child processes, each pinned to its own CPU when `taskset` exists, and makes
+// sure none outlives the bench: every child is killed when the bench exits, fails or is interrupted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where each kind of process runs: the proxy under test alone, the rest on the other CPU(s). */
+export interface Placement {
+  /** `taskset -c` CPU list, or undefined when processes are not pinned. */
+  readonly proxy: string | undefined;
+  readonly upstream: string | undefined;
+  readonly load: string | undefined;
+  /** One line for the report. */
+  readonly description: string;
+}
+
+const live = new Set<ChildProcess>();
+let guarded = false;
+
+/** Kills every child still running; safe to call more than once, and from an 'exit' handler. */
+export function killAll(): void {
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  live.clear();
+}
+
+function guardExit(): void {
+  if (guarded) return;
+  guarded = true;
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      killAll();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+/** The first executable `name` on PATH, or undefined. */
+export function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export function choosePlacement(): Placement {
+  const cpus = availableParallelism();
+  if (onPath('taskset') === undefined || cpus < 2) {
+    return {
+      proxy: undefined,
+      upstream: undefined,
+      load: undefined,
+      description: `not pinned (${cpus < 2 ? 'one CPU' : 'no taskset on PATH'})`,
+    };
+  }
+  if (cpus === 2) {
+    return {
+      proxy: '0',
+      upstream: '1',
+      load: '1',
+      description:
+        'proxy under test alone on CPU 0; upstream and load generator on CPU 1 (taskset)',
+    };
+  }
+  return {
+    proxy: '0',
+    upstream: '1',
+    load: '2',
+    description: 'proxy under test on CPU 0, upstream on CPU 1, load generator on CPU 2 (taskset)',
+  };
+}
+
+function pinnedCommand(
+  cpu: string | undefined,
+  command: string,
+  args: string[],
+): [string, string[]] {
+  // taskset execs the command, so the pid we hold is the command's own.
+  return cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]];
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Absolute path of a script in test/bench. */
+export function benchScript(relative: string): string {
+  return path.join(here, relative);
+}
+
+export interface NodeChildOptions {
+  readonly cpu: string | undefined;
+  /** Extra flags for node itself (e.g. --expose-gc). */
+  readonly nodeFlags?: readonly string[];
+  /** Passed to the script as one JSON argument. */
+  readonly input?: unknown;
+}
+
+function spawnNode(script: string, options: NodeChildOptions): ChildProcess {
+  guardExit();
+  const args = [
+    ...(options.nodeFlags ?? []),
+    '--import',
+    'tsx',
+    benchScript(script),
+    JSON.stringify(options.input ?? {}),
+  ];
+  const [command, argv] = pinnedCommand(options.cpu, process.execPath, args);
+  // stdin stays a pipe: the child exits when it closes, so even a SIGKILLed bench leaves no child.
+  const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+export interface Server {
+  readonly name: string;
+  readonly port: number;
+  /** The server's own process id (taskset execs it, so it is the child's pid). */
+  readonly pid: number | undefined;
+  /** Starts the child's CPU profiler; the profile is written to `file` when the child stops. */
+  startProfile(file: string): void;
+  /** Asks the child to exit (writing its profile, if any), then kills it after 10 s. */
+  stop(): Promise<void>;
+}
+
+/** What a server child prints once, as its first stdout line. */
+type Announcement = { ready: true; port: number } | { ready: false; error: string };
+
+/** Starts a server child and waits for its announcement; rejects with the child's own reason. */
+export function startServer(
+  name: string,
+  script: string,
+  options: NodeChildOptions,
+): Promise<Server> {
+  const child = spawnNode(script, options);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(`${name} did not start within 30 s`), 30_000);
+    const fail = (reason: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(reason));
+    };
+    child.once('exit', (code, signal) =>
+      fail(`${name} exited (${signal ?? code}) before it was ready`),
+    );
+    firstJsonLine(child, (line) => {
+      const announcement = line as Announcement;
+      if (!announcement.ready) return fail(announcement.error);
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      resolve({
+        name,
+        port: announcement.port,
+        pid: child.pid,
+        startProfile: (file) => child.stdin?.write(`profile ${file}\n`),
+        stop: () => stopChild(child),
+      });
+    });
+  });
+}
+
+/** Runs a child script to its end and returns the JSON line it printed last. */
+export function runNodeJob<T>(
+  script: string,
+  options: NodeChildOptions,
+  timeoutMs: number,
+): Promise<T> {
+  const child = spawnNode(script, options);
+  child.stdin?.end();
+  return collect(child, timeoutMs).then(({ stdout }) => lastJsonLine<T>(stdout, script));
+}
+
+export interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+}
+
+/** Runs any command (the load generator) on `cpu`, killed if it outlives `timeoutMs`. */
+export function runCommand(
+  cpu: string | undefined,
+  command: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<Finished> {
+  guardExit();
+  const [bin, argv] = pinnedCommand(cpu, command, args);
+  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return collect(child, timeoutMs);
+}
+
+function collect(child: ChildProcess, timeoutMs: number): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL') reject(new Error(`killed after ${timeoutMs} ms`));
+      else resolve({ code, stdout });
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function firstJsonLine(child: ChildProcess, onLine: (value: unknown) => void): void {
+  let buffered = '';
+  const stdout = child.stdout;
+  if (!stdout) return;
+  stdout.setEncoding('utf8');
+  const onData = (chunk: string) => {
+    buffered += chunk;
+    const end = buffered.indexOf('\n');
+    if (end === -1) return;
+    stdout.off('data', onData);
+    stdout.resume(); // anything later is drained, never left to fill the pipe
+    try {
+      onLine(JSON.parse(buffered.slice(0, end)));
+    } catch {
+      onLine({ ready: false, error: `unexpected output: ${buffered.slice(0, end)}` });
+    }
+  };
+  stdout.on('data', onData);
+}
+
+/** The last line of `stdout` that parses as JSON. */
+export function lastJsonLine<T>(stdout: string, source: string): T {
+  const lines = stdout.trim().split('\n').reverse();
+  for (const line of lines) {
+    try {
+      return JSON.parse(line) as T;
+    } catch {
+      // not the result line
+    }
+  }
+  throw new Error(`${source} printed no result: ${stdout.slice(-500)}`);
+}

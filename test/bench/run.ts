@@ -1,0 +1,48 @@
+// `npm run bench` (issue 6): starts a fast upstream, a bare http-proxy baseline, bare Koa and the
+// gateway, each in a process of its own, drives them in interleaved rounds with wrk (or
+// autocannon), runs the memory and limiter micro-benchmarks, and prints one markdown report with
+// every ratio to the baseline of the same round and each target MET / NOT MET. A measurement, not a
+// test: it exits 0 whatever the figures. `--profile[=DIR]` writes and summarises CPU profiles
+// instead. Progress goes to stderr, the report to stdout.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { progress } from './fixtures.js';
+import { chooseLoadGenerator } from './load.js';
+import { measure } from './measure.js';
+import { parseOptions } from './options.js';
+import { benchScript, choosePlacement, killAll } from './processes.js';
+import { profile } from './profile-run.js';
+
+const root = path.resolve(benchScript('.'), '../..');
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2), process.env);
+  if (!existsSync(path.join(root, 'dist/gateway/server.js'))) {
+    progress('dist/gateway/server.js is missing: run `npm run build` (npm run bench does) first');
+    return 1;
+  }
+  const placement = choosePlacement();
+  const load = await chooseLoadGenerator(placement.load);
+  try {
+    const report =
+      options.profileDir === undefined
+        ? await measure(options, placement, load)
+        : await profile(options, placement, load, root);
+    process.stdout.write(`${report}\n`);
+    return 0;
+  } finally {
+    load.close();
+    killAll();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    progress(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    killAll();
+    process.exit(1);
+  },
+);
