@@ -9,13 +9,13 @@
 //
 // setupOutgoing fills the object passed as the `ssl` option and http.request copies its own
 // enumerable properties, so accessors on that object pin what setupOutgoing may not rewrite.
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { ClientRequest, OutgoingHttpHeaders } from 'node:http';
 
 /** The per-request `ssl` option for http-proxy's web() and ws(). */
 export function pinnedOutgoing(
   path: string,
   headers: OutgoingHttpHeaders,
-  signal?: AbortSignal,
+  onRequest?: (req: ClientRequest) => void,
 ): Record<string, unknown> {
   return {
     get path() {
@@ -27,8 +27,9 @@ export function pinnedOutgoing(
       return headers;
     },
     set headers(_copied: unknown) {},
-    // Lets the proxy destroy the upstream request at any point, even while it waits for a pooled
-    // socket, before 'proxyReq' fired (or when it never does) and http-proxy gives no handle on it.
-    signal,
+    // Hands the proxy the upstream request as soon as it exists (upstream-agent.ts), so it can be
+    // destroyed at any point, even while it waits for a pooled socket: cheaper than an
+    // AbortSignal per request, which the profile showed at about 8 µs.
+    onRequest,
   };
 }

@@ -116,12 +116,12 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
         // `Connection: close` keeps the agent from handing this socket to a queued resend.
         const closing = { ...headers, connection: 'close' };
         proxy.web(req, res, {
-          ssl: pinnedOutgoing(path, closing, flight.signal),
+          ssl: pinnedOutgoing(path, closing, flight.adopt),
           agent: freshAgent,
         });
       });
       (req as Carrier)[FLIGHT] = flight;
-      proxy.web(req, res, { ssl: pinnedOutgoing(path, headers, flight.signal) });
+      proxy.web(req, res, { ssl: pinnedOutgoing(path, headers, flight.adopt) });
     },
 
     ws(req, socket, head) {

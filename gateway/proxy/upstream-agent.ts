@@ -1,7 +1,7 @@
 // The socket pools to the upstream: the keep-alive pool, and one that never pools, for resends
 // (stale-retry.ts). Both put `upstream.connect_timeout` on every new connection: Node has no
 // connect timeout of its own, and the kernel gives up on a SYN only after minutes.
-import http from 'node:http';
+import http, { type ClientRequest } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 
@@ -29,7 +29,21 @@ export function createUpstreamAgent(options: UpstreamAgentOptions): http.Agent {
     if (socket) guardConnect(socket as Socket, connectTimeoutMs, tls ? 'secureConnect' : 'connect');
     return socket;
   };
+  // http-proxy gives no handle on the upstream request before it has a socket, and a request
+  // queued behind max_sockets may wait long for one. Node hands every request to its agent at
+  // once, with the options it was made from: an `onRequest` there learns of it (outgoing.ts).
+  const pool = agent as unknown as AgentInternals;
+  const addRequest = pool.addRequest.bind(agent);
+  pool.addRequest = (req, requestOptions) => {
+    requestOptions.onRequest?.(req);
+    addRequest(req, requestOptions);
+  };
   return agent;
+}
+
+/** The undocumented, long-stable Agent method every request goes through (lib/_http_agent.js). */
+interface AgentInternals {
+  addRequest(req: ClientRequest, options: { onRequest?: (req: ClientRequest) => void }): void;
 }
 
 function guardConnect(socket: Socket, timeoutMs: number, ready: 'connect' | 'secureConnect'): void {

@@ -19,7 +19,6 @@ export interface FlightHooks {
 }
 
 export class WebFlight {
-  private readonly upstream = new AbortController();
   private timer: NodeJS.Timeout;
   /** The latest upstream request, once http-proxy made it. */
   private proxyReq: ClientRequest | undefined;
@@ -35,7 +34,7 @@ export class WebFlight {
 
   /**
    * `resend` sends the request upstream again on a new connection of its own, with this flight's
-   * signal; called at most once, for a stale keep-alive connection (stale-retry.ts).
+   * `adopt`; called at most once, for a stale keep-alive connection (stale-retry.ts).
    */
   constructor(
     private readonly req: IncomingMessage,
@@ -48,9 +47,14 @@ export class WebFlight {
     res.once('close', () => this.closed());
   }
 
-  /** Aborting it destroys the upstream request, whether it is queued, sending or receiving. */
-  get signal(): AbortSignal {
-    return this.upstream.signal;
+  /** Given to the upstream agent, which calls it with each upstream request as it is made. */
+  readonly adopt = (proxyReq: ClientRequest): void => {
+    this.proxyReq = proxyReq;
+  };
+
+  /** Destroys the upstream request, whether it is queued, sending or receiving. */
+  private abortUpstream(): void {
+    this.proxyReq?.destroy();
   }
 
   /**
@@ -91,7 +95,7 @@ export class WebFlight {
   fail(error: Error): void {
     if (this.clientGone || this.req.socket.destroyed) {
       // The client's side broke: nobody to answer and not the upstream's fault.
-      this.upstream.abort();
+      this.abortUpstream();
       return;
     }
     if (this.streaming) return this.bodyBroken();
@@ -106,7 +110,7 @@ export class WebFlight {
     }
     this.settled = true;
     clearTimeout(this.timer);
-    this.upstream.abort();
+    this.abortUpstream();
     const fault = classifyFault(error);
     this.report(fault);
     answerFault(this.res, fault, this.hooks.isDraining());
@@ -123,7 +127,7 @@ export class WebFlight {
       return;
     }
     this.settled = true;
-    this.upstream.abort();
+    this.abortUpstream();
     this.report('timeout');
     answerFault(this.res, 'timeout', this.hooks.isDraining());
   }
@@ -148,7 +152,7 @@ export class WebFlight {
     // does not emit once the request body was read (any GET), so the upstream request would run on.
     this.clientGone = true;
     this.settled = true;
-    this.upstream.abort();
+    this.abortUpstream();
   }
 
   private report(kind: UpstreamFault): void {

@@ -17,8 +17,9 @@ import {
 
 const MB = 1024 * 1024;
 // Client, gateway and upstream share this process, so streaming 50 MB leaves some 30 MB of chunks
-// for the collector at the peak; a proxy holding the body whole measured over 120 MB.
-const LOOSE_LIMIT = 48 * MB;
+// for the collector at the peak, more when the collector runs late on a busy machine; a proxy
+// holding the body whole measured over 120 MB. The backpressure test is the firmer proof.
+const LOOSE_LIMIT = 80 * MB;
 
 /** The default upstream route echoes what it received. */
 function echoed(reply: Reply): RecordedRequest {
