@@ -5,6 +5,9 @@ import { LRUCache } from 'lru-cache';
 import { addHit, type WindowCounter } from './sliding-window.js';
 import type { Quota, Store, ThrottledPage, WindowLimit } from './store.js';
 
+/** Clients whose captcha attempts are tracked at once, at most. */
+const MAX_ATTEMPT_CLIENTS = 100_000;
+
 /** A client's counters by WindowLimit id. */
 type ClientCounters = Record<string, WindowCounter>;
 
@@ -15,7 +18,9 @@ export class MemoryStore implements Store {
 
   constructor({ maxClients }: { maxClients: number }) {
     this.counters = new LRUCache({ max: maxClients });
-    this.attempts = new LRUCache({ max: maxClients });
+    // lru-cache allocates its arrays for `max` up front; captcha attempts come from far fewer
+    // clients than requests do, so their bound need not cost a million slots.
+    this.attempts = new LRUCache({ max: Math.min(maxClients, MAX_ATTEMPT_CLIENTS) });
     this.throttles = new LRUCache({ max: maxClients });
   }
 
