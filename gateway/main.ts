@@ -31,7 +31,15 @@ async function main(): Promise<number> {
   const gateway = createGateway({ config, log });
   const { publicPort, adminPort } = await gateway.listen();
   log.info(
-    { event: 'listening', port: publicPort, admin_port: adminPort, upstream: config.upstream.url },
+    {
+      event: 'listening',
+      port: publicPort,
+      admin_port: adminPort,
+      upstream: config.upstream.url,
+      // The store's kind and prefix only: its URL may carry a password.
+      store: config.store.type === 'redis' ? `redis (${config.store.redis.prefix})` : 'memory',
+      mode: config.throttle.mode,
+    },
     'captcha-gateway is listening',
   );
 
