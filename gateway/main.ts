@@ -35,7 +35,7 @@ async function main(): Promise<number> {
       event: 'listening',
       port: publicPort,
       admin_port: adminPort,
-      upstream: config.upstream.url,
+      upstream: withoutCredentials(config.upstream.url),
       // The store's kind and prefix only: its URL may carry a password.
       store: config.store.type === 'redis' ? `redis (${config.store.redis.prefix})` : 'memory',
       mode: config.throttle.mode,
@@ -68,6 +68,13 @@ async function main(): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+}
+
+function withoutCredentials(url: string): string {
+  const shown = new URL(url);
+  shown.username = '';
+  shown.password = '';
+  return shown.href;
 }
 
 function warnAboutWeakSettings(config: Config, log: Logger): void {
