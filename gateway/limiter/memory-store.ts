@@ -54,7 +54,8 @@ export class MemoryStore implements Store {
         tightest = i;
       }
     }
-    if (quota) fill(quota, Math.max(0, remaining), tightest);
+    // Counts are fractional (sliding-window.ts); what is left is whole requests.
+    if (quota) fill(quota, Math.max(0, Math.floor(remaining)), tightest);
     if (!over) return 0;
     const throttledUntil = nowMs + blockMs;
     this.throttles.set(client, throttledUntil);

@@ -26,7 +26,8 @@ local function slide(stored, window, now)
   current = current + 1
   -- The previous bucket counts by its overlap with the window ending now (at most all of it).
   local overlap = math.min(1, 1 - (now - start) / window)
-  local count = current + math.floor(previous * overlap)
+  -- Not rounded, as in sliding-window.ts: a burst across a bucket boundary must still be caught.
+  local count = current + previous * overlap
   return string.format('%.0f:%.0f:%.0f', start, current, previous), count
 end
 `;
@@ -61,6 +62,7 @@ for i = 3, #ARGV, 3 do
   if limit - count < remaining then remaining, tightest = limit - count, (i - 3) / 3 end
 end
 if over or remaining < 0 then remaining = 0 end
+remaining = math.floor(remaining) -- counts are fractional; what is left is whole requests
 
 -- A counter matters for two windows after its bucket starts (as current, then as previous).
 -- Only ever lengthen the hash's life: a rule with a longer window may share it.

@@ -28,8 +28,12 @@ export function addHit(
   return { counter, count: slidingCount(counter, windowMs, nowMs) };
 }
 
-/** The previous bucket counts in proportion to its overlap with the window ending at `nowMs`. */
+/**
+ * The previous bucket counts in proportion to its overlap with the window ending at `nowMs`. Not
+ * rounded: a burst that straddles a bucket boundary must still find its request limit+1 over the
+ * limit (limit+1 - ε), where flooring would let it through.
+ */
 export function slidingCount(counter: WindowCounter, windowMs: number, nowMs: number): number {
   const overlap = 1 - (nowMs - counter.start) / windowMs;
-  return counter.current + Math.floor(counter.previous * overlap);
+  return counter.current + counter.previous * overlap;
 }

@@ -63,11 +63,20 @@ export function storeContract(name: string, fixture: StoreFixture): void {
 
     it('weighs the previous window by its overlap with the sliding one', async () => {
       for (let i = 0; i < 3; i++) await store.hit('a', [byDefault], BLOCK, T0);
-      // Half-way through the next window, half of the 3 earlier hits (floored: 1) still count.
+      // Half-way through the next window, half of the 3 earlier hits (1.5) still count.
       const halfway = T0 + MINUTE + MINUTE / 2;
-      expect(await store.hit('a', [byDefault], BLOCK, halfway)).to.equal(0);
-      expect(await store.hit('a', [byDefault], BLOCK, halfway)).to.equal(0);
-      expect(await store.hit('a', [byDefault], BLOCK, halfway)).to.equal(halfway + BLOCK);
+      expect(await store.hit('a', [byDefault], BLOCK, halfway)).to.equal(0); // 2.5
+      expect(await store.hit('a', [byDefault], BLOCK, halfway)).to.equal(halfway + BLOCK); // 3.5
+    });
+
+    it('catches request limit+1 of a burst that straddles a bucket boundary', async () => {
+      // 3 hits just before a bucket ends and the 4th just after: one burst, 2 ms long.
+      const before = T0 + MINUTE - 1;
+      for (let i = 0; i < 2; i++) await store.hit('s', [byDefault], BLOCK, before);
+      expect(await store.hit('s', [byDefault], BLOCK, T0 + MINUTE)).to.equal(0);
+      expect(await store.hit('s', [byDefault], BLOCK, T0 + MINUTE + 1)).to.equal(
+        T0 + MINUTE + 1 + BLOCK,
+      );
     });
 
     it('release lifts the throttle and resets the counters', async () => {
