@@ -78,21 +78,6 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
   let pipeline: Pipeline = buildPipeline(options.config, deps);
 
-  /** Asks the store once; a store failure is a fact for the policy, not an exception. */
-  async function ask(
-    p: Pipeline,
-    client: string,
-    limits: readonly WindowLimit[],
-    nowMs: number,
-    quota?: Quota,
-  ) {
-    try {
-      return await store.hit(client, limits, p.config.throttle.block, nowMs, quota);
-    } catch {
-      return null; // counted and logged once per outage by guardStore
-    }
-  }
-
   /** Who is asking and for what: the first, synchronous steps of every request and upgrade. */
   function triage(p: Pipeline, req: IncomingMessage): { exchange: Exchange; route: Triage } {
     const exchange = attachExchange(req, {
@@ -124,7 +109,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     quota?: Quota,
   ): Promise<{ decision: Decision; nowMs: number; counted: boolean }> {
     const nowMs = now();
-    const until = await ask(p, exchange.client.key, limits, nowMs, quota);
+    // One store call; its failure is a fact for the policy (on_error), not an exception. It is
+    // counted and logged once per outage by guardStore.
+    let until: number | null;
+    try {
+      until = await store.hit(exchange.client.key, limits, p.config.throttle.block, nowMs, quota);
+    } catch {
+      until = null;
+    }
     const decision = decide({ throttledUntilMs: until, nowMs }, p.policy);
     exchange.outcome = decision.kind === 'proxy' ? decision.outcome : 'throttled';
     return { decision, nowMs, counted: until !== null };

@@ -267,5 +267,4 @@ type DeepReadonly<T> = T extends (infer U)[]
 
 /** The validated, frozen config. Durations are milliseconds, sizes bytes. */
 export type Config = DeepReadonly<z.output<typeof configSchema>>;
-export type ThrottleRule = Config['throttle']['rules'][number];
 export type Provider = (typeof PROVIDERS)[number];
