@@ -73,7 +73,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       exchangeOf(req).outcome = 'upstream_error';
     },
     onUpstreamResponse: (req: IncomingMessage) => {
-      exchangeOf(req).upstreamNs = process.hrtime.bigint();
+      exchangeOf(req).upstreamMs = performance.now();
     },
   };
   let pipeline: Pipeline = buildPipeline(options.config, deps);
@@ -83,8 +83,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const exchange = attachExchange(req, {
       client: p.resolveClient(req.socket.remoteAddress, req.headers),
       requestId: requestIdOf(req),
-      startNs: process.hrtime.bigint(),
-      upstreamNs: 0n,
+      startMs: performance.now(),
+      upstreamMs: 0,
       outcome: 'proxied',
     });
     if (framingProblem(req) !== undefined) {
@@ -101,52 +101,57 @@ export function createGateway(options: GatewayOptions): Gateway {
     return { exchange, route };
   }
 
-  /** Counts a request with one store call and decides; the outcome is set for proxying. */
-  async function count(
+  /**
+   * Counts a request with one store call and hands the decision on; the outcome is set for
+   * proxying. `counted` is false when the store failed (no quota was filled in).
+   */
+  function count(
     p: Pipeline,
     exchange: Exchange,
     limits: readonly WindowLimit[],
-    quota?: Quota,
-  ): Promise<{ decision: Decision; nowMs: number; counted: boolean }> {
+    quota: Quota | undefined,
+    proceed: (decision: Decision, nowMs: number, counted: boolean) => void,
+  ): void {
     const nowMs = now();
+    const decided = (until: number | null): void => {
+      const decision = decide({ throttledUntilMs: until, nowMs }, p.policy);
+      exchange.outcome = decision.kind === 'proxy' ? decision.outcome : 'throttled';
+      proceed(decision, nowMs, until !== null);
+    };
     // One store call; its failure is a fact for the policy (on_error), not an exception. It is
     // counted and logged once per outage by guardStore.
-    let until: number | null;
-    try {
-      until = await store.hit(exchange.client.key, limits, p.config.throttle.block, nowMs, quota);
-    } catch {
-      until = null;
-    }
-    const decision = decide({ throttledUntilMs: until, nowMs }, p.policy);
-    exchange.outcome = decision.kind === 'proxy' ? decision.outcome : 'throttled';
-    return { decision, nowMs, counted: until !== null };
+    store
+      .hit(exchange.client.key, limits, p.config.throttle.block, nowMs, quota)
+      .then(decided, () => decided(null));
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const p = pipeline;
     const { exchange, route } = triage(p, req);
-    res.setHeader('x-request-id', exchange.requestId);
+    const { requestId } = exchange;
     if (draining) res.setHeader('connection', 'close');
-    res.once('close', () => finish(exchange, req, res));
+    // A response closes once: `on` spares the wrapper `once` would allocate.
+    res.on('close', () => finish(exchange, req, res));
     switch (route.kind) {
       case 'malformed':
-        return sendJson(res, 400, BAD_REQUEST, { connection: 'close' });
+        return sendJson(res, 400, BAD_REQUEST, { connection: 'close', 'x-request-id': requestId });
       case 'captcha':
         exchange.outcome = 'captcha_page';
+        res.setHeader('x-request-id', requestId);
         void p.captcha(req, res);
         return;
       case 'exempt':
         exchange.outcome = 'exempt';
-        p.proxy.web(req, res);
-        return;
+        return p.proxy.web(req, res, requestId);
       case 'counted': {
         const quota = p.config.throttle.headers ? { remaining: 0, index: 0 } : undefined;
-        void count(p, exchange, route.limits, quota).then(({ decision, nowMs, counted }) => {
+        return count(p, exchange, route.limits, quota, (decision, nowMs, counted) => {
           switch (decision.kind) {
             case 'proxy':
               if (quota && counted) setRateLimitHeaders(res, route.limits, quota, nowMs);
-              return p.proxy.web(req, res);
+              return p.proxy.web(req, res, requestId);
             case 'intercept':
+              res.setHeader('x-request-id', requestId);
               return answerThrottled(
                 req,
                 res,
@@ -154,16 +159,19 @@ export function createGateway(options: GatewayOptions): Gateway {
                 decision.retryAfterS,
               );
             case 'unavailable':
-              return sendJson(res, 503, STORE_UNAVAILABLE, { 'retry-after': '5' });
+              return sendJson(res, 503, STORE_UNAVAILABLE, {
+                'retry-after': '5',
+                'x-request-id': requestId,
+              });
           }
         });
-        return;
       }
     }
   }
 
   function finish(exchange: Exchange, req: IncomingMessage, res: ServerResponse): void {
-    const seconds = Number(process.hrtime.bigint() - exchange.startNs) / 1e9;
+    const ms = performance.now() - exchange.startMs;
+    const seconds = ms / 1e3;
     metrics.requests.inc({ outcome: exchange.outcome });
     metrics.duration.observe({ outcome: exchange.outcome }, seconds);
     if (!log.isLevelEnabled('info')) return;
@@ -178,11 +186,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       path: query === -1 ? url : url.slice(0, query),
       status: res.writableFinished ? res.statusCode : 0,
       outcome: exchange.outcome,
-      duration_ms: Math.round(seconds * 1e6) / 1e3,
+      duration_ms: Math.round(ms * 1e3) / 1e3,
       upstream_ms:
-        exchange.upstreamNs === 0n
+        exchange.upstreamMs === 0
           ? undefined
-          : Number(exchange.upstreamNs - exchange.startNs) / 1e6,
+          : Math.round((exchange.upstreamMs - exchange.startMs) * 1e3) / 1e3,
     });
   }
 
@@ -200,19 +208,18 @@ export function createGateway(options: GatewayOptions): Gateway {
         return refuseUpgrade(socket, 400, 'Bad Request');
       case 'exempt':
         exchange.outcome = 'exempt';
-        return p.proxy.ws(req, socket, head);
+        return p.proxy.ws(req, socket, head, exchange.requestId);
       case 'counted':
-        void count(p, exchange, route.limits).then(({ decision }) => {
+        return count(p, exchange, route.limits, undefined, (decision) => {
           switch (decision.kind) {
             case 'proxy':
-              return p.proxy.ws(req, socket, head);
+              return p.proxy.ws(req, socket, head, exchange.requestId);
             case 'intercept':
               return refuseUpgrade(socket, 429, 'Too Many Requests');
             case 'unavailable':
               return refuseUpgrade(socket, 503, 'Service Unavailable');
           }
         });
-        return;
     }
   }
 
@@ -306,13 +313,10 @@ function retire(previous: Pipeline, afterMs: number): void {
   setTimeout(() => previous.proxy.close(), afterMs).unref();
 }
 
+/** The client's X-Request-Id when it is sane, else a new one; the proxy sends it upstream. */
 function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  if (typeof given === 'string' && SANE_REQUEST_ID.test(given)) return given;
-  const id = randomUUID();
-  // Set on the request so the proxy forwards it to the upstream with the other headers.
-  req.headers['x-request-id'] = id;
-  return id;
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {

@@ -8,10 +8,10 @@ export interface Exchange {
   readonly client: ClientIdentity;
   /** X-Request-Id: the client's (when sane) or generated; forwarded upstream and echoed back. */
   readonly requestId: string;
-  /** process.hrtime.bigint() when the request arrived. */
-  readonly startNs: bigint;
-  /** process.hrtime.bigint() when the upstream's response head arrived; 0n when it did not. */
-  upstreamNs: bigint;
+  /** performance.now() when the request arrived (ms, monotonic; a double, no BigInt to allocate). */
+  readonly startMs: number;
+  /** performance.now() when the upstream's response head arrived; 0 when it did not. */
+  upstreamMs: number;
   outcome: Outcome;
 }
 

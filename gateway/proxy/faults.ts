@@ -32,11 +32,16 @@ const BAD_GATEWAY = { detail: 'The service is temporarily unavailable. Please tr
 const GATEWAY_TIMEOUT = {
   detail: 'The service took too long to answer. Please try again shortly.',
 };
-const CLOSE = { connection: 'close' };
-
 /** 504 for `timeout`, 502 otherwise; once the head went out, sendJson destroys the response. */
-export function answerFault(res: ServerResponse, fault: UpstreamFault, draining: boolean): void {
-  const headers = draining ? CLOSE : undefined;
+export function answerFault(
+  res: ServerResponse,
+  fault: UpstreamFault,
+  requestId: string | undefined,
+  draining: boolean,
+): void {
+  const headers: Record<string, string> = {};
+  if (requestId !== undefined) headers['x-request-id'] = requestId;
+  if (draining) headers.connection = 'close';
   if (fault === 'timeout') sendJson(res, 504, GATEWAY_TIMEOUT, headers);
   else sendJson(res, 502, BAD_GATEWAY, headers);
 }

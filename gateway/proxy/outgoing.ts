@@ -1,33 +1,54 @@
-// Hands http-proxy the exact request line and headers the upstream must receive.
+// Hands http-proxy the exact request the upstream must receive: method, path, header block, pool.
 //
-// http-proxy 1.18.1 builds them itself in `setupOutgoing`: the path through url.parse and a join
-// that collapses `//` and turns `\` into `/` (the path must go on untouched, CONTRACT §7), the
-// headers by copying req.headers. Its one hook to change them, the 'proxyReq' event, fires when a
-// socket is assigned: for a request queued behind `max_sockets` the body has flushed the head by
-// then and setHeader throws outside any handler (a process crash), and for `Expect: 100-continue`
-// it never fires at all, so edits made there can be skipped by the client.
+// http-proxy 1.18.1 builds these itself in `common.setupOutgoing`: the path through a join that
+// collapses `//` and rewrites `http:/` (the path must go on untouched, CONTRACT §7), the headers by
+// copying req.headers into an object that http.request then validates and lower-cases field by
+// field. Its one hook to change them, the 'proxyReq' event, fires when a socket is assigned: for a
+// request queued behind `max_sockets` the body has flushed the head by then and setHeader throws
+// outside any handler (a process crash), and for `Expect: 100-continue` it never fires at all.
 //
-// setupOutgoing fills the object passed as the `ssl` option and http.request copies its own
-// enumerable properties, so read-only properties on that object pin what setupOutgoing may not
-// rewrite. http-proxy is pinned at 1.18.1: a release that turned strict mode on would make those
-// writes throw, and the proxy tests would say so at once.
-import type { ClientRequest, OutgoingHttpHeaders } from 'node:http';
+// So setupOutgoing is wrapped: given a PinnedOutgoing (as the `ssl` option, the object it is
+// handed to fill), it returns it untouched; anything else goes to http-proxy's own. Other users of
+// http-proxy in the process see no change. http-proxy is pinned at 1.18.1, and the load below
+// fails loudly if the function it wraps is gone.
+import type { Agent } from 'node:http';
+import { createRequire } from 'node:module';
+import type { RequestOwner } from './upstream-agent.js';
+import type { UpstreamTarget } from './target.js';
 
-/** The per-request `ssl` option for http-proxy's web() and ws(). */
-export function pinnedOutgoing(
-  path: string,
-  headers: OutgoingHttpHeaders,
-  onRequest?: (req: ClientRequest) => void,
-): Record<string, unknown> {
-  // Read-only data properties: setupOutgoing's writes to them are ignored (http-proxy's modules
-  // are sloppy-mode code, where such a write fails silently), and unlike accessors they keep the
-  // object cheap for http.request to copy (accessors cost some 3 µs a request in the profile).
-  // setupOutgoing still writes Host into `headers` for `change_origin`.
-  return Object.defineProperties(
-    // Hands the proxy the upstream request as soon as it exists (upstream-agent.ts), so it can be
-    // destroyed at any point, even while it waits for a pooled socket: cheaper than an
-    // AbortSignal per request, which the profile showed at about 8 µs.
-    { onRequest },
-    { path: { value: path, enumerable: true }, headers: { value: headers, enumerable: true } },
-  );
+/** What http.request is given for one upstream request; its own properties are all it copies. */
+export class PinnedOutgoing {
+  readonly hostname: string;
+  readonly port: number;
+
+  /**
+   * `headers` is a flat [name, value, …] block, written as it is (request-headers.ts); `owner` is
+   * told of the upstream request as soon as it exists (upstream-agent.ts).
+   */
+  constructor(
+    target: UpstreamTarget,
+    readonly method: string,
+    readonly path: string,
+    readonly headers: readonly string[],
+    readonly agent: Agent,
+    readonly owner: RequestOwner | undefined,
+  ) {
+    this.hostname = target.proxyTarget.hostname;
+    this.port = target.proxyTarget.port;
+  }
 }
+
+type SetupOutgoing = (outgoing: object, options: object, req: object, forward?: string) => object;
+
+const common = createRequire(import.meta.url)('http-proxy/lib/http-proxy/common.js') as {
+  setupOutgoing?: SetupOutgoing;
+};
+const setupOutgoing = common.setupOutgoing;
+if (typeof setupOutgoing !== 'function') {
+  throw new Error('http-proxy changed: common.setupOutgoing is gone; review gateway/proxy');
+}
+common.setupOutgoing = function pinnedOrOwn(outgoing, options, req, forward) {
+  return outgoing instanceof PinnedOutgoing
+    ? outgoing
+    : setupOutgoing(outgoing, options, req, forward);
+};

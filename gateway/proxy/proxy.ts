@@ -6,7 +6,7 @@ import httpProxy from 'http-proxy';
 import type { AddressSet } from '../client-ip/cidr.js';
 import type { Config } from '../config/schema.js';
 import type { UpstreamFault } from './faults.js';
-import { pinnedOutgoing } from './outgoing.js';
+import { PinnedOutgoing } from './outgoing.js';
 import { createPeerLookup } from './peer.js';
 import { upstreamRequestHeaders } from './request-headers.js';
 import { parseUpstreamTarget, upstreamPath } from './target.js';
@@ -30,10 +30,13 @@ export interface UpstreamProxyOptions {
 }
 
 export interface UpstreamProxy {
-  /** Proxies one request and answers it: the upstream's response, 502 or 504. Never throws. */
-  web(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Proxies one request and answers it: the upstream's response, 502 or 504. `requestId` goes to
+   * the upstream and back to the client as X-Request-Id. Never throws.
+   */
+  web(req: IncomingMessage, res: ServerResponse, requestId?: string): void;
   /** Proxies a WebSocket upgrade; on any failure the client socket is destroyed. Never throws. */
-  ws(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  ws(req: IncomingMessage, socket: Duplex, head: Buffer, requestId?: string): void;
   /** Destroys the keep-alive pool; call once no request is in flight any more. */
   close(): void;
 }
@@ -60,26 +63,35 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     keepAlive: false,
   });
   const peerOf = createPeerLookup(options.trusted);
+  const headerOptions = (requestId: string | undefined, webSocket: boolean) => ({
+    webSocket,
+    requestId,
+    upstreamHost: target.proxyTarget.host,
+    changeOrigin: upstream.change_origin,
+  });
+
+  const proxy = httpProxy.createProxyServer({
+    target: target.proxyTarget,
+    // Method, path, headers and pool come pinned (outgoing.ts): X-Forwarded-* and Host are
+    // written by upstreamRequestHeaders, which knows whom to trust.
+    selfHandleResponse: true,
+  });
+  dropDeleteLengthPass(proxy);
+
   const hooks: FlightHooks = {
     timeoutMs: upstream.timeout,
     isDraining,
     onUpstreamError: options.onUpstreamError,
     onUpstreamResponse: options.onUpstreamResponse,
+    resend(flight) {
+      // `Connection: close` keeps the agent from handing this socket to a queued resend.
+      const closing = [...flight.headers, 'connection', 'close'];
+      const method = flight.req.method ?? 'GET';
+      proxy.web(flight.req, flight.res, {
+        ssl: new PinnedOutgoing(target, method, flight.path, closing, freshAgent, flight),
+      });
+    },
   };
-
-  const proxy = httpProxy.createProxyServer({
-    target: target.proxyTarget,
-    agent,
-    changeOrigin: upstream.change_origin,
-    ws: true,
-    xfwd: false, // written by upstreamRequestHeaders, which knows whom to trust
-    selfHandleResponse: true,
-    // The path comes pinned (outgoing.ts); these keep setupOutgoing from url.parse'ing req.url.
-    toProxy: true,
-    prependPath: false,
-    ignorePath: true,
-  });
-  dropDeleteLengthPass(proxy);
 
   // Without an 'error' listener http-proxy throws the error, out of an event handler: a crash.
   proxy.on('error', (error, req, sink) => {
@@ -102,7 +114,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
   });
 
   return {
-    web(req, res) {
+    web(req, res, requestId) {
       const peer = peerOf(req.socket);
       if (!peer || res.destroyed) {
         // The client left while the gateway decided (or has no address left): nobody to answer,
@@ -111,20 +123,16 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
         return;
       }
       const path = upstreamPath(target.basePath, req.url ?? '/');
-      const headers = upstreamRequestHeaders(req, peer, false);
-      const flight = new WebFlight(req, res, hooks, () => {
-        // `Connection: close` keeps the agent from handing this socket to a queued resend.
-        const closing = { ...headers, connection: 'close' };
-        proxy.web(req, res, {
-          ssl: pinnedOutgoing(path, closing, flight.adopt),
-          agent: freshAgent,
-        });
-      });
+      const headers = upstreamRequestHeaders(req, peer, headerOptions(requestId, false));
+      const flight = new WebFlight(req, res, hooks, path, headers, requestId);
       (req as Carrier)[FLIGHT] = flight;
-      proxy.web(req, res, { ssl: pinnedOutgoing(path, headers, flight.adopt) });
+      const method = req.method ?? 'GET';
+      proxy.web(req, res, {
+        ssl: new PinnedOutgoing(target, method, path, headers, agent, flight),
+      });
     },
 
-    ws(req, socket, head) {
+    ws(req, socket, head, requestId) {
       const peer = peerOf(req.socket);
       // http-proxy would destroy the socket too; checked first so no upstream work starts.
       if (
@@ -138,8 +146,10 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
       }
       (req as Carrier)[FLIGHT] = new WsFlight(req, socket, hooks);
       const path = upstreamPath(target.basePath, req.url ?? '/');
-      const headers = upstreamRequestHeaders(req, peer, true);
-      proxy.ws(req, socket, head, { ssl: pinnedOutgoing(path, headers) });
+      const headers = upstreamRequestHeaders(req, peer, headerOptions(requestId, true));
+      proxy.ws(req, socket, head, {
+        ssl: new PinnedOutgoing(target, 'GET', path, headers, agent, undefined),
+      });
     },
 
     close() {

@@ -8,6 +8,11 @@ import type { Socket } from 'node:net';
 /** The code of the error a connection attempt ends with when `connect_timeout` passes. */
 export const CONNECT_TIMEOUT = 'UPSTREAM_CONNECT_TIMEOUT';
 
+/** Told of each upstream request as it is made, before it waits for a socket. */
+export interface RequestOwner {
+  adopt(req: ClientRequest): void;
+}
+
 export interface UpstreamAgentOptions {
   readonly tls: boolean;
   readonly maxSockets: number;
@@ -31,11 +36,11 @@ export function createUpstreamAgent(options: UpstreamAgentOptions): http.Agent {
   };
   // http-proxy gives no handle on the upstream request before it has a socket, and a request
   // queued behind max_sockets may wait long for one. Node hands every request to its agent at
-  // once, with the options it was made from: an `onRequest` there learns of it (outgoing.ts).
+  // once, with the options it was made from: an `owner` there learns of it (outgoing.ts).
   const pool = agent as unknown as AgentInternals;
   const addRequest = pool.addRequest.bind(agent);
   pool.addRequest = (req, requestOptions) => {
-    requestOptions.onRequest?.(req);
+    requestOptions.owner?.adopt(req);
     addRequest(req, requestOptions);
   };
   return agent;
@@ -43,7 +48,7 @@ export function createUpstreamAgent(options: UpstreamAgentOptions): http.Agent {
 
 /** The undocumented, long-stable Agent method every request goes through (lib/_http_agent.js). */
 interface AgentInternals {
-  addRequest(req: ClientRequest, options: { onRequest?: (req: ClientRequest) => void }): void;
+  addRequest(req: ClientRequest, options: { owner?: RequestOwner }): void;
 }
 
 function guardConnect(socket: Socket, timeoutMs: number, ready: 'connect' | 'secureConnect'): void {

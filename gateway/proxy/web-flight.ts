@@ -6,6 +6,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { answerFault, classifyFault, type UpstreamFault } from './faults.js';
 import { writeResponseHead } from './response-head.js';
 import { isStaleSocketFailure, socketUse, type SocketUse } from './stale-retry.js';
+import type { RequestOwner } from './upstream-agent.js';
 
 export interface FlightHooks {
   /**
@@ -16,9 +17,14 @@ export interface FlightHooks {
   readonly isDraining: () => boolean;
   readonly onUpstreamError: ((req: IncomingMessage, kind: UpstreamFault) => void) | undefined;
   readonly onUpstreamResponse: ((req: IncomingMessage) => void) | undefined;
+  /**
+   * Sends the flight's request upstream again on a new connection of its own; called at most once
+   * per flight, for a stale keep-alive connection (stale-retry.ts).
+   */
+  readonly resend: (flight: WebFlight) => void;
 }
 
-export class WebFlight {
+export class WebFlight implements RequestOwner {
   private timer: NodeJS.Timeout;
   /** The latest upstream request, once http-proxy made it. */
   private proxyReq: ClientRequest | undefined;
@@ -33,24 +39,27 @@ export class WebFlight {
   private resent = false;
 
   /**
-   * `resend` sends the request upstream again on a new connection of its own, with this flight's
-   * `adopt`; called at most once, for a stale keep-alive connection (stale-retry.ts).
+   * `path` and `headers` are what the upstream is sent (kept for a resend); `requestId` is
+   * echoed to the client as X-Request-Id on every answer.
    */
   constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
     private readonly hooks: FlightHooks,
-    private readonly resend: () => void,
+    readonly path: string,
+    readonly headers: readonly string[],
+    private readonly requestId: string | undefined,
   ) {
     // Started before http-proxy asks the pool for a socket, so waiting for one counts.
     this.timer = setTimeout(() => this.timedOut(), hooks.timeoutMs);
-    res.once('close', () => this.closed());
+    // A response closes once: `on` spares the wrapper `once` would allocate.
+    res.on('close', () => this.closed());
   }
 
-  /** Given to the upstream agent, which calls it with each upstream request as it is made. */
-  readonly adopt = (proxyReq: ClientRequest): void => {
+  /** The upstream agent calls it with each upstream request as it is made. */
+  adopt(proxyReq: ClientRequest): void {
     this.proxyReq = proxyReq;
-  };
+  }
 
   /** Destroys the upstream request, whether it is queued, sending or receiving. */
   private abortUpstream(): void {
@@ -76,12 +85,12 @@ export class WebFlight {
     clearTimeout(this.timer);
     this.hooks.onUpstreamResponse?.(this.req);
     try {
-      writeResponseHead(this.res, proxyRes, this.hooks.isDraining());
+      writeResponseHead(this.res, proxyRes, this.requestId, this.hooks.isDraining());
     } catch {
       // A status line or header Node will not write is a broken answer, not a reason to crash.
       proxyRes.destroy();
       this.report('reset');
-      answerFault(this.res, 'reset', this.hooks.isDraining());
+      this.answerFault('reset');
       return;
     }
     this.streaming = true;
@@ -105,7 +114,7 @@ export class WebFlight {
       // not looped on. The timer runs on: upstream.timeout is the deadline of the whole request.
       this.resent = true;
       this.use = undefined;
-      this.resend();
+      this.hooks.resend(this);
       return;
     }
     this.settled = true;
@@ -113,7 +122,7 @@ export class WebFlight {
     this.abortUpstream();
     const fault = classifyFault(error);
     this.report(fault);
-    answerFault(this.res, fault, this.hooks.isDraining());
+    this.answerFault(fault);
   }
 
   private timedOut(): void {
@@ -129,7 +138,11 @@ export class WebFlight {
     this.settled = true;
     this.abortUpstream();
     this.report('timeout');
-    answerFault(this.res, 'timeout', this.hooks.isDraining());
+    this.answerFault('timeout');
+  }
+
+  private answerFault(fault: UpstreamFault): void {
+    answerFault(this.res, fault, this.requestId, this.hooks.isDraining());
   }
 
   /** The client is still streaming its body over a connected upstream request. */

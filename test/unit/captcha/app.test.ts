@@ -84,8 +84,8 @@ csrf: { secret: ${CSRF_SECRET}, ttl: 10m }
         attachExchange(req, {
           client: { address, text, key: ipKey(address, 64) },
           requestId: 'test-request',
-          startNs: process.hrtime.bigint(),
-          upstreamNs: 0n,
+          startMs: 0,
+          upstreamMs: 0,
           outcome: 'captcha_page',
         }),
       );

@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
+import httpProxy from 'http-proxy';
+import type { UpstreamProxy } from '../../../gateway/proxy/proxy.js';
 import { call, startGateway, type Gateway, type Reply } from './harness.js';
 import {
   patternSha256,
@@ -109,6 +111,65 @@ describe('createUpstreamProxy', function () {
       expect(seen.url).to.equal(path);
       expect(seen.bodyBytes).to.equal(14);
       expect(seen.bodySha256).to.equal(sha256('hello upstream'));
+    });
+
+    it('passes a path holding http:/ untouched, which http-proxy itself would rewrite', async () => {
+      const path = '/go/http:/shop//x?u=https:/y';
+      expect(echoed(await call(gw.port, { path })).url).to.equal(path);
+    });
+
+    it("sends the client's header lines in their case and order, repeated fields kept", async () => {
+      const reply = await call(gw.port, {
+        headers: { 'X-First': '1', 'X-Multi': ['a', 'b'], 'x-last': '2' },
+      });
+      const raw = await upstream.waitForRequest((r) => r.headers['x-last'] === '2');
+      const names = raw.rawHeaders.filter((_, i) => i % 2 === 0);
+      const custom = names.filter(
+        (name) => name.toLowerCase().startsWith('x-') && !name.startsWith('x-forwarded'),
+      );
+      expect(custom).to.deep.equal(['X-First', 'X-Multi', 'X-Multi', 'x-last']);
+      expect(echoed(reply).headers['x-multi']).to.equal('a, b');
+    });
+
+    it('frames a POST that came without a body as Content-Length: 0', async () => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      socket.write('POST /empty HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n');
+      const answer = await readUntil(socket, () => false);
+      expect(answer).to.match(/^HTTP\/1\.1 200/);
+      const seen = await upstream.waitForRequest((r) => r.url === '/empty');
+      expect(seen.headers['content-length']).to.equal('0');
+      expect(seen.headers).not.to.have.property('transfer-encoding');
+    });
+
+    it('sends the request id upstream in place of the client one, and echoes it back', async () => {
+      const identified = await startGateway(upstream.url, {
+        handle: (proxy, req, res) => proxy.web(req, res, 'req-42'),
+      });
+      try {
+        const reply = await call(identified.port, { headers: { 'x-request-id': 'spoofed' } });
+        expect(echoed(reply).headers['x-request-id']).to.equal('req-42');
+        expect(reply.headers['x-request-id']).to.equal('req-42');
+      } finally {
+        await identified.close();
+      }
+    });
+
+    it("leaves http-proxy's own request building to other users of it in the process", async () => {
+      const plain = httpProxy.createProxyServer({ target: upstream.url });
+      const server = http.createServer((req, res) => plain.web(req, res));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        const { port } = server.address() as net.AddressInfo;
+        const seen = echoed(await call(port, { path: '/a//b', headers: { 'x-own': '1' } }));
+        // http-proxy's setupOutgoing joins the path (`//` collapses) and copies req.headers.
+        expect(seen.url).to.equal('/a/b');
+        expect(seen.headers['x-own']).to.equal('1');
+      } finally {
+        server.closeAllConnections();
+        server.close();
+        plain.close();
+      }
     });
 
     it('puts the path of upstream.url before the request path', async () => {
@@ -415,6 +476,23 @@ describe('createUpstreamProxy', function () {
         expect(refusing.faults).to.deep.equal([{ url: '/refused', kind: 'unreachable' }]);
       } finally {
         await refusing.close();
+      }
+    });
+
+    it('carries the request id on the 502 and 504 it answers itself', async () => {
+      const port = await refusedPort();
+      const handle = (proxy: UpstreamProxy, req: http.IncomingMessage, res: http.ServerResponse) =>
+        proxy.web(req, res, 'req-502');
+      const refusing = await startGateway(`http://127.0.0.1:${port}`, { handle });
+      const impatient = await startGateway(upstream.url, { upstream: { timeout: 200 }, handle });
+      try {
+        const refused = await call(refusing.port);
+        expect([refused.status, refused.headers['x-request-id']]).to.deep.equal([502, 'req-502']);
+        const late = await call(impatient.port, { path: '/slow' });
+        expect([late.status, late.headers['x-request-id']]).to.deep.equal([504, 'req-502']);
+      } finally {
+        await refusing.close();
+        await impatient.close();
       }
     });
 

@@ -6,13 +6,15 @@ import type { Socket } from 'node:net';
 import { AddressSet } from '../../../gateway/client-ip/cidr.js';
 import { connectionNamed } from '../../../gateway/proxy/hop-by-hop.js';
 import { createPeerLookup, type Peer } from '../../../gateway/proxy/peer.js';
-import { upstreamRequestHeaders } from '../../../gateway/proxy/request-headers.js';
+import {
+  upstreamRequestHeaders,
+  type UpstreamHeaderOptions,
+} from '../../../gateway/proxy/request-headers.js';
 
 const trusted = new AddressSet(['loopback', 'private']);
 const peerOf = createPeerLookup(trusted);
 const socket = (remoteAddress: string | undefined, encrypted = false) =>
   ({ remoteAddress, encrypted }) as unknown as Socket;
-const request = (headers: IncomingHttpHeaders) => ({ headers }) as IncomingMessage;
 const untrusted: Peer = { address: '203.0.113.9', trusted: false, proto: 'http' };
 const loadBalancer: Peer = { address: '10.0.0.5', trusted: true, proto: 'http' };
 
@@ -65,82 +67,192 @@ describe('connectionNamed', () => {
   });
 });
 
+/** The flat header block as one object: lower-case names, repeated fields in a list. */
+function asObject(block: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < block.length; i += 2) {
+    const name = block[i]!.toLowerCase();
+    const value = block[i + 1]!;
+    const seen = out[name];
+    out[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return out;
+}
+
+/** A request as Node parses it: the raw lines, and the joined object (read for Connection). */
+function parsed(raw: readonly string[], method = 'GET'): IncomingMessage {
+  const headers: IncomingHttpHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const seen = headers[name];
+    headers[name] = seen === undefined ? raw[i + 1] : `${String(seen)}, ${raw[i + 1]}`;
+  }
+  return { method, rawHeaders: raw, headers } as unknown as IncomingMessage;
+}
+
+const plain: UpstreamHeaderOptions = {
+  webSocket: false,
+  requestId: undefined,
+  upstreamHost: 'shop:8000',
+  changeOrigin: false,
+};
+const upstreamHeaders = (
+  req: IncomingMessage,
+  peer: Peer,
+  options: Partial<UpstreamHeaderOptions> = {},
+) => asObject(upstreamRequestHeaders(req, peer, { ...plain, ...options }));
+
 describe('upstreamRequestHeaders', () => {
-  it('leaves the client request headers object untouched', () => {
-    const headers = { connection: 'x-a', 'x-a': '1', 'x-forwarded-for': '198.51.100.1' };
-    const copy = { ...headers };
-    upstreamRequestHeaders(request(headers), untrusted, false);
-    expect(headers).to.deep.equal(copy);
+  it('leaves the client request headers untouched', () => {
+    const raw = ['Connection', 'x-a', 'X-A', '1', 'X-Forwarded-For', '198.51.100.1'];
+    const req = parsed([...raw]);
+    const copy = { ...req.headers };
+    upstreamRequestHeaders(req, untrusted, plain);
+    expect(req.headers).to.deep.equal(copy);
+    expect(req.rawHeaders).to.deep.equal(raw);
+  });
+
+  it('keeps the name case, order and repeats of the fields it passes on', () => {
+    const block = upstreamRequestHeaders(
+      parsed(['Host', 'shop', 'Cookie', 'a=1', 'X-Custom', 'x', 'Cookie', 'b=2']),
+      untrusted,
+      plain,
+    );
+    expect(block.slice(0, 8)).to.deep.equal([
+      'Host',
+      'shop',
+      'Cookie',
+      'a=1',
+      'X-Custom',
+      'x',
+      'Cookie',
+      'b=2',
+    ]);
   });
 
   it('appends the peer to X-Forwarded-For, or starts it', () => {
-    const out = upstreamRequestHeaders(
-      request({ 'x-forwarded-for': '198.51.100.1' }),
-      untrusted,
-      false,
-    );
+    const out = upstreamHeaders(parsed(['X-Forwarded-For', '198.51.100.1']), untrusted);
     expect(out['x-forwarded-for']).to.equal('198.51.100.1, 203.0.113.9');
-    expect(upstreamRequestHeaders(request({}), untrusted, false)['x-forwarded-for']).to.equal(
-      '203.0.113.9',
+    expect(upstreamHeaders(parsed([]), untrusted)['x-forwarded-for']).to.equal('203.0.113.9');
+  });
+
+  it('joins X-Forwarded-For lines in order into one before appending the peer', () => {
+    const out = upstreamHeaders(
+      parsed(['x-forwarded-for', '198.51.100.1', 'X-Forwarded-For', '10.0.0.1, 10.0.0.2']),
+      untrusted,
     );
+    expect(out['x-forwarded-for']).to.equal('198.51.100.1, 10.0.0.1, 10.0.0.2, 203.0.113.9');
   });
 
   it('replaces an X-Forwarded-For the client named in Connection with the peer alone', () => {
-    const out = upstreamRequestHeaders(
-      request({ connection: 'x-forwarded-for', 'x-forwarded-for': '127.0.0.1' }),
+    const out = upstreamHeaders(
+      parsed(['Connection', 'x-forwarded-for', 'X-Forwarded-For', '127.0.0.1']),
       untrusted,
-      false,
     );
     expect(out['x-forwarded-for']).to.equal('203.0.113.9');
   });
 
-  it('drops X-Forwarded-Host from an untrusted client that sent no Host', () => {
-    const out = upstreamRequestHeaders(
-      request({ 'x-forwarded-host': 'evil.example' }),
+  it('drops hop-by-hop fields and the fields Connection names, in any case', () => {
+    const out = upstreamHeaders(
+      parsed([
+        'KEEP-ALIVE',
+        'timeout=5',
+        'Proxy-Authorization',
+        'Basic x',
+        'TE',
+        'trailers',
+        'X-Secret',
+        's',
+        'Connection',
+        'Keep-Alive, x-secret',
+        'Accept',
+        '*/*',
+      ]),
       untrusted,
-      false,
     );
+    for (const name of ['keep-alive', 'proxy-authorization', 'te', 'x-secret', 'connection']) {
+      expect(out).not.to.have.property(name);
+    }
+    expect(out.accept).to.equal('*/*');
+  });
+
+  it('drops X-Forwarded-Host from an untrusted client that sent no Host', () => {
+    const out = upstreamHeaders(parsed(['X-Forwarded-Host', 'evil.example']), untrusted);
     expect(out).not.to.have.property('x-forwarded-host');
     expect(out['x-forwarded-proto']).to.equal('http');
   });
 
+  it('replaces X-Forwarded-Proto and -Host from an untrusted client', () => {
+    const out = upstreamHeaders(
+      parsed(['Host', 'shop', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'evil']),
+      untrusted,
+    );
+    expect(out['x-forwarded-proto']).to.equal('http');
+    expect(out['x-forwarded-host']).to.equal('shop');
+  });
+
   it('keeps what a trusted proxy sent and fills in what it did not', () => {
-    const out = upstreamRequestHeaders(
-      request({ host: 'internal', 'x-forwarded-proto': 'https' }),
+    const out = upstreamHeaders(
+      parsed(['host', 'internal', 'x-forwarded-proto', 'https']),
       loadBalancer,
-      false,
     );
     expect(out['x-forwarded-proto']).to.equal('https');
     expect(out['x-forwarded-host']).to.equal('internal');
   });
 
-  it('asks Node to chunk a body that came chunked, and keeps Content-Length as it came', () => {
-    const chunked = upstreamRequestHeaders(
-      request({ 'transfer-encoding': 'gzip, chunked' }),
-      untrusted,
-      false,
+  it("writes the upstream's Host with change_origin, and when the client sent none", () => {
+    const origin = upstreamHeaders(parsed(['Host', 'shop.example']), untrusted, {
+      changeOrigin: true,
+    });
+    expect(origin.host).to.equal('shop:8000');
+    expect(origin['x-forwarded-host']).to.equal('shop.example');
+    const http10 = upstreamHeaders(parsed([]), untrusted);
+    expect(http10.host).to.equal('shop:8000');
+    expect(http10).not.to.have.property('x-forwarded-host');
+  });
+
+  it('sends the request id in place of any the client sent', () => {
+    const out = upstreamHeaders(parsed(['X-Request-Id', 'spoofed, twice']), untrusted, {
+      requestId: 'abc-123',
+    });
+    expect(out['x-request-id']).to.equal('abc-123');
+    expect(upstreamHeaders(parsed(['X-Request-Id', 'x']), untrusted)).not.to.have.property(
+      'x-request-id',
     );
+  });
+
+  it('asks Node to chunk a body that came chunked, and keeps Content-Length as it came', () => {
+    const chunked = upstreamHeaders(parsed(['Transfer-Encoding', 'chunked'], 'POST'), untrusted);
     expect(chunked['transfer-encoding']).to.equal('chunked');
-    const sized = upstreamRequestHeaders(request({ 'content-length': '5' }), untrusted, false);
+    const sized = upstreamHeaders(parsed(['Content-Length', '5'], 'POST'), untrusted);
     expect(sized['content-length']).to.equal('5');
     expect(sized).not.to.have.property('transfer-encoding');
   });
 
+  it('says Content-Length: 0 for a POST that came without a body, and nothing for a GET', () => {
+    expect(upstreamHeaders(parsed([], 'POST'), untrusted)['content-length']).to.equal('0');
+    expect(upstreamHeaders(parsed([], 'GET'), untrusted)).not.to.have.property('content-length');
+  });
+
   it('keeps Connection: upgrade and Upgrade for a WebSocket handshake only', () => {
-    const handshake = {
-      connection: 'keep-alive, Upgrade, x-a',
-      upgrade: 'websocket',
-      'x-a': '1',
-      'sec-websocket-key': 'k',
-    };
-    const ws = upstreamRequestHeaders(request(handshake), untrusted, true);
+    const handshake = parsed([
+      'Connection',
+      'keep-alive, Upgrade, x-a',
+      'Upgrade',
+      'websocket',
+      'X-A',
+      '1',
+      'Sec-WebSocket-Key',
+      'k',
+    ]);
+    const ws = upstreamHeaders(handshake, untrusted, { webSocket: true });
     expect(ws).to.deep.include({
       connection: 'upgrade',
       upgrade: 'websocket',
       'sec-websocket-key': 'k',
     });
     expect(ws).not.to.have.property('x-a');
-    const web = upstreamRequestHeaders(request(handshake), untrusted, false);
+    const web = upstreamHeaders(handshake, untrusted);
     expect(web).not.to.have.property('connection');
     expect(web).not.to.have.property('upgrade');
   });
