@@ -27,8 +27,21 @@ export type ClientResolver = (
 // A socket that is already closed has no remote address; all such requests share one identity.
 const NO_PEER = new ipaddr.IPv4([0, 0, 0, 0]);
 
+/** What one TCP peer address says, worked out once for all the requests that come from it. */
+interface KnownPeer {
+  readonly identity: ClientIdentity;
+  readonly trusted: boolean;
+}
+
+/**
+ * Peers remembered at most: load balancers and keep-alive clients send many requests from one
+ * address. A flood of new peers only empties the memo, so it stays this small whatever comes.
+ */
+const PEER_MEMO_SIZE = 4096;
+
 export function createClientResolver(options: ClientResolverOptions): ClientResolver {
   const { header, trusted, ipv6Prefix } = options;
+  const peers = new Map<string, KnownPeer>();
 
   const identify = (address: Address): ClientIdentity => {
     const text = address.toString();
@@ -36,16 +49,28 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
     return { address, text, key };
   };
 
+  const knownPeer = (peerAddress: string | undefined): KnownPeer => {
+    const text = peerAddress ?? '';
+    let known = peers.get(text);
+    if (known === undefined) {
+      const address = parsePeer(peerAddress);
+      known = { identity: identify(address), trusted: trusted.has(address) };
+      if (peers.size >= PEER_MEMO_SIZE) peers.clear();
+      peers.set(text, known);
+    }
+    return known;
+  };
+
   return (peerAddress, headers) => {
-    const peer = parsePeer(peerAddress);
+    const peer = knownPeer(peerAddress);
     // The header is only believed when the hop that wrote it is one of ours.
-    if (!trusted.has(peer)) return identify(peer);
+    if (!peer.trusted) return peer.identity;
     const raw = headers[header];
-    if (raw === undefined) return identify(peer);
+    if (raw === undefined) return peer.identity;
     const value = typeof raw === 'string' ? raw : raw.join(',');
 
     // Walk right to left: each trusted hop vouches for the entry it appended, nothing further left.
-    let current = peer;
+    let current = peer.identity.address;
     let end = value.length;
     while (end >= 0 && trusted.has(current)) {
       const comma = end === 0 ? -1 : value.lastIndexOf(',', end - 1);
@@ -54,7 +79,7 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
       current = next;
       end = comma;
     }
-    return identify(current);
+    return current === peer.identity.address ? peer.identity : identify(current);
   };
 }
 

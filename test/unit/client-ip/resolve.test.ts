@@ -18,6 +18,19 @@ describe('createClientResolver', () => {
     expect(client.text).to.equal('203.0.113.9');
   });
 
+  it('works a peer address out once for all the requests that come from it', () => {
+    expect(behindProxies('203.0.113.9', {})).to.equal(behindProxies('203.0.113.9', xff('1.2.3.4')));
+    expect(behindProxies('10.0.0.1', {})).to.equal(behindProxies('10.0.0.1', {}));
+  });
+
+  it('keeps telling peers apart through a flood of new ones', () => {
+    for (let i = 0; i < 10_000; i++) {
+      const peer = `198.51.${i >> 8}.${i & 255}`;
+      expect(behindProxies(peer, xff('1.2.3.4')).key).to.equal(peer);
+    }
+    expect(behindProxies('10.0.0.1', xff('1.2.3.4')).key).to.equal('1.2.3.4');
+  });
+
   it('takes the peer when a trusted proxy sends no header', () => {
     expect(behindProxies('10.0.0.1', {}).text).to.equal('10.0.0.1');
   });
