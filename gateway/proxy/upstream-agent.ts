@@ -38,17 +38,17 @@ export function createUpstreamAgent(options: UpstreamAgentOptions): http.Agent {
   // queued behind max_sockets may wait long for one. Node hands every request to its agent at
   // once, with the options it was made from: an `owner` there learns of it (outgoing.ts).
   const pool = agent as unknown as AgentInternals;
-  const addRequest = pool.addRequest.bind(agent);
-  pool.addRequest = (req, requestOptions) => {
+  const addRequest = pool.addRequest;
+  pool.addRequest = function addOwnedRequest(req, requestOptions) {
     requestOptions.owner?.adopt(req);
-    addRequest(req, requestOptions);
+    addRequest.call(this, req, requestOptions);
   };
   return agent;
 }
 
 /** The undocumented, long-stable Agent method every request goes through (lib/_http_agent.js). */
 interface AgentInternals {
-  addRequest(req: ClientRequest, options: { owner?: RequestOwner }): void;
+  addRequest(this: http.Agent, req: ClientRequest, options: { owner?: RequestOwner }): void;
 }
 
 function guardConnect(socket: Socket, timeoutMs: number, ready: 'connect' | 'secureConnect'): void {

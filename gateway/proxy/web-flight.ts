@@ -4,6 +4,7 @@
 // reported once.
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { answerFault, classifyFault, type UpstreamFault } from './faults.js';
+import { forwardBody } from './forward-body.js';
 import { writeResponseHead } from './response-head.js';
 import { isStaleSocketFailure, socketUse, type SocketUse } from './stale-retry.js';
 import type { RequestOwner } from './upstream-agent.js';
@@ -94,10 +95,10 @@ export class WebFlight implements RequestOwner {
       return;
     }
     this.streaming = true;
-    // With no listener Node swallows the error of a body cut short, and pipe() would leave the
-    // client waiting for bytes that never come (http-proxy pipes and forgets).
+    // With no listener Node swallows the error of a body cut short, and the client would wait
+    // for bytes that never come (http-proxy pipes and forgets).
     proxyRes.on('error', () => this.bodyBroken());
-    proxyRes.pipe(this.res);
+    forwardBody(proxyRes, this.res);
   }
 
   /** http-proxy's 'error' for this request, from the upstream request or the client's request. */
