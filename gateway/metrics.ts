@@ -1,20 +1,13 @@
 // The gateway's Prometheus metrics (CONTRACT §11), in a registry of its own per gateway instance.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestMetrics } from './request-metrics.js';
 
-export type Outcome =
-  | 'proxied'
-  | 'throttled'
-  | 'exempt'
-  | 'captcha_page'
-  | 'captcha_passed'
-  | 'captcha_failed'
-  | 'upstream_error'
-  | 'would_throttle';
+export type { Outcome } from './request-metrics.js';
 
 export interface Metrics {
   readonly registry: Registry;
-  readonly requests: Counter<'outcome'>;
-  readonly duration: Histogram<'outcome'>;
+  /** gateway_requests_total and gateway_request_duration_seconds. */
+  readonly requests: RequestMetrics;
   readonly siteverify: Counter<'result'>;
   readonly storeErrors: Counter;
   readonly throttledClients: Gauge;
@@ -30,19 +23,7 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
   let countThrottled: (() => Promise<number>) | undefined;
   return {
     registry,
-    requests: new Counter({
-      name: 'gateway_requests_total',
-      help: 'Requests by what the gateway did with them',
-      labelNames: ['outcome'],
-      registers,
-    }),
-    duration: new Histogram({
-      name: 'gateway_request_duration_seconds',
-      help: 'Time from request to the end of the response, by outcome',
-      labelNames: ['outcome'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    }),
+    requests: new RequestMetrics(registry),
     siteverify: new Counter({
       name: 'gateway_siteverify_total',
       help: "Calls to the captcha provider's siteverify, by result",

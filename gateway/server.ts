@@ -172,8 +172,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   function finish(exchange: Exchange, req: IncomingMessage, res: ServerResponse): void {
     const ms = performance.now() - exchange.startMs;
     const seconds = ms / 1e3;
-    metrics.requests.inc({ outcome: exchange.outcome });
-    metrics.duration.observe({ outcome: exchange.outcome }, seconds);
+    metrics.requests.record(exchange.outcome, seconds);
     if (!log.isLevelEnabled('info')) return;
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -199,7 +198,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const p = pipeline;
     socket.on('error', () => socket.destroy());
     const { exchange, route } = triage(p, req);
-    socket.once('close', () => metrics.requests.inc({ outcome: exchange.outcome }));
+    socket.once('close', () => metrics.requests.count(exchange.outcome));
     switch (route.kind) {
       case 'malformed':
         return refuseUpgrade(socket, 400, 'Bad Request');
