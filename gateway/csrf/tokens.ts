@@ -35,9 +35,11 @@ export function createCsrfTokens({ secret, ttlMs, now }: CsrfTokenOptions): Csrf
   const key = ephemeral ? randomBytes(32) : Buffer.from(secret, 'utf8');
   const nonce = createNoncePool();
 
-  // Expiry and nonce have fixed widths, so the client key after them needs no delimiter.
-  const mac = (expiryAndNonce: string, clientKey: string): Buffer =>
-    createHmac('sha256', key).update(PURPOSE).update(expiryAndNonce).update(clientKey).digest();
+  // Expiry and nonce have fixed widths, so the client key after them needs no delimiter. One
+  // update of the joined text: the same bytes as one update per part (the same MAC), and a
+  // microsecond less per token than three calls into the hash.
+  const hmac = (expiryAndNonce: string, clientKey: string) =>
+    createHmac('sha256', key).update(PURPOSE + expiryAndNonce + clientKey);
 
   return {
     ephemeral,
@@ -47,7 +49,7 @@ export function createCsrfTokens({ secret, ttlMs, now }: CsrfTokenOptions): Csrf
         .toString(16)
         .padStart(EXPIRY_CHARS, '0');
       const head = expiry + nonce();
-      return head + mac(head, clientKey).toString('hex');
+      return head + hmac(head, clientKey).digest('hex');
     },
 
     verify(token, clientKey) {
@@ -57,7 +59,7 @@ export function createCsrfTokens({ secret, ttlMs, now }: CsrfTokenOptions): Csrf
       const head = token.slice(0, EXPIRY_CHARS + NONCE_CHARS);
       const given = Buffer.from(token.slice(EXPIRY_CHARS + NONCE_CHARS), 'hex');
       // Constant-time compare of two 32-byte MACs, so a forger learns nothing from timing.
-      if (!timingSafeEqual(given, mac(head, clientKey))) return false;
+      if (!timingSafeEqual(given, hmac(head, clientKey).digest())) return false;
       const expiry = Number.parseInt(token.slice(0, EXPIRY_CHARS), 16);
       return now() < expiry;
     },

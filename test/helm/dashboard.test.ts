@@ -1,15 +1,16 @@
 // The Grafana dashboard (helm/captcha-gateway/dashboards/captcha-gateway.json) and the ConfigMap that
 // ships it: the JSON is a dashboard whose queries name only metrics the gateway really exports
-// (gateway/metrics.ts, plus prom-client's default process metrics), every panel says what it
-// shows, and the chart renders it for Grafana's sidecar only when asked to.
+// (its own registry, read from gateway/metrics.ts, plus prom-client's default process metrics),
+// every panel says what it shows, and the chart renders it for Grafana's sidecar only when asked to.
 import { expect } from 'chai';
 import path from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { chartDir, chartValues, isMap, readText, root, templatesDir, valueAt } from './chart.js';
+import { createMetrics } from '../../gateway/metrics.js';
+import { OUTCOMES } from '../../gateway/request-metrics.js';
+import { chartDir, chartValues, isMap, readText, templatesDir, valueAt } from './chart.js';
 
 const DASHBOARD_FILE = 'dashboards/captcha-gateway.json';
 const dashboardText = readText(path.join(chartDir, DASHBOARD_FILE));
-const metricsSource = readText(path.join(root, 'gateway/metrics.ts'));
 
 /** Every query of a gateway panel keeps to the pods chosen with the dashboard's variables. */
 const SELECTOR = 'namespace=~"$namespace", job=~"$job", pod=~"$pod"';
@@ -48,28 +49,27 @@ function seriesOf(name: string, type: MetricType): [string, MetricType][] {
   }
 }
 
-/** The gateway's own metrics, read from the source of gateway/metrics.ts. */
-function gatewayMetrics(): Map<string, MetricType> {
-  const found = new Map<string, MetricType>();
-  const definitions = /new (Counter|Gauge|Histogram|Summary)\(\{\s*name: '([A-Za-z_:][\w:]*)'/g;
-  for (const [, kind, name] of metricsSource.matchAll(definitions)) {
-    for (const [series, type] of seriesOf(name!, kind!.toLowerCase() as MetricType)) {
-      found.set(series, type);
-    }
-  }
-  return found;
-}
-
-/** Node's default metrics, as prom-client's collectDefaultMetrics registers them. */
-async function defaultMetrics(): Promise<Map<string, MetricType>> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+/** The series of every metric in `registry`, by type. */
+async function seriesIn(registry: Registry): Promise<Map<string, MetricType>> {
   const found = new Map<string, MetricType>();
   for (const metric of await registry.getMetricsAsJSON()) {
     for (const [series, type] of seriesOf(metric.name, String(metric.type) as MetricType)) {
       found.set(series, type);
     }
   }
+  return found;
+}
+
+/** The gateway's own metrics, from the registry it builds (without Node's default metrics). */
+function gatewayMetrics(): Promise<Map<string, MetricType>> {
+  return seriesIn(createMetrics({ processMetrics: false }).registry);
+}
+
+/** Node's default metrics, as prom-client's collectDefaultMetrics registers them. */
+async function defaultMetrics(): Promise<Map<string, MetricType>> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const found = await seriesIn(registry);
   registry.clear();
   return found;
 }
@@ -156,7 +156,7 @@ describe('helm chart Grafana dashboard', () => {
   let known: Map<string, MetricType>;
 
   before(async () => {
-    known = new Map([...(await defaultMetrics()), ...gatewayMetrics()]);
+    known = new Map([...(await defaultMetrics()), ...(await gatewayMetrics())]);
   });
 
   describe('the metric name scanner', () => {
@@ -166,8 +166,8 @@ describe('helm chart Grafana dashboard', () => {
       expect(metricNames(expr)).to.deep.equal(['a_bucket', 'b_total']);
     });
 
-    it('reads the definitions of gateway/metrics.ts, histograms as their series', () => {
-      const gateway = gatewayMetrics();
+    it("reads the gateway's own registry, histograms as their series", async () => {
+      const gateway = await gatewayMetrics();
       expect([...gateway.keys()]).to.include.members([
         'gateway_requests_total',
         'gateway_request_duration_seconds_bucket',
@@ -175,8 +175,10 @@ describe('helm chart Grafana dashboard', () => {
         'gateway_throttled_clients',
       ]);
       expect(gateway.get('gateway_throttled_clients')).to.equal('gauge');
-      expect(metricsSource, 'the process panels need the default metrics').to.match(
-        /collectDefaultMetrics\(/,
+      expect(gateway.get('gateway_requests_total')).to.equal('counter');
+      const withProcess = await seriesIn(createMetrics().registry);
+      expect(withProcess.has('process_cpu_seconds_total'), 'the process panels need them').to.equal(
+        true,
       );
     });
   });
@@ -273,7 +275,7 @@ describe('helm chart Grafana dashboard', () => {
       expect(names).to.include.members(['gateway_requests_total', 'process_cpu_seconds_total']);
     });
 
-    it("reads only metrics that gateway/metrics.ts or Node's default metrics export", () => {
+    it("reads only metrics that the gateway or Node's default metrics export", () => {
       const unknown = queries.flatMap((q) =>
         metricNames(q.expr)
           .filter((name) => !known.has(name))
@@ -282,9 +284,10 @@ describe('helm chart Grafana dashboard', () => {
       expect(unknown).to.deep.equal([]);
     });
 
-    it('shows every metric of gateway/metrics.ts, and the process CPU, memory and event loop lag', () => {
+    it('shows every metric of the gateway, and the process CPU, memory and event loop lag', async () => {
       const used = new Set(panelQueries(dashboard).flatMap((q) => metricNames(q.expr)));
-      const families = [...metricsSource.matchAll(/name: '([A-Za-z_:][\w:]*)'/g)].map((m) => m[1]!);
+      const registry = createMetrics({ processMetrics: false }).registry;
+      const families = (await registry.getMetricsAsJSON()).map((metric) => metric.name);
       const missing = families.filter(
         (family) => ![...used].some((name) => name === family || name.startsWith(`${family}_`)),
       );
@@ -326,9 +329,8 @@ describe('helm chart Grafana dashboard', () => {
       }
     });
 
-    it('names only outcomes the gateway counts (the Outcome type of gateway/metrics.ts)', () => {
-      const type = /export type Outcome =([^;]*);/.exec(metricsSource)?.[1] ?? '';
-      const outcomes = [...type.matchAll(/'(\w+)'/g)].map((m) => m[1]!);
+    it('names only outcomes the gateway counts (OUTCOMES of gateway/request-metrics.ts)', () => {
+      const outcomes: readonly string[] = OUTCOMES;
       expect(outcomes).to.include.members(['proxied', 'throttled', 'would_throttle']);
       const named = queries.flatMap((q) =>
         [...q.expr.matchAll(/\boutcome=~?"([^"]*)"/g)].flatMap((m) => m[1]!.split('|')),

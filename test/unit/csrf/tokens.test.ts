@@ -2,6 +2,7 @@
 // verify survives any input an attacker can send.
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { createHmac } from 'node:crypto';
 import { CSRF_TOKEN_LENGTH, createCsrfTokens } from '../../../gateway/csrf/tokens.js';
 
 const TTL_MS = 10 * 60 * 1000;
@@ -29,6 +30,19 @@ describe('createCsrfTokens', () => {
   it('issues a different token each time (random nonce)', () => {
     const { tokens } = tokensAt(1_700_000_000_000);
     expect(tokens.issue(CLIENT)).to.not.equal(tokens.issue(CLIENT));
+  });
+
+  it('keeps its layout: expiry, nonce, then HMAC-SHA256 over purpose, both and the client', () => {
+    const { tokens } = tokensAt(1_700_000_000_000);
+    const token = tokens.issue(CLIENT);
+    const head = token.slice(0, 44);
+    const mac = createHmac('sha256', 'shared-secret')
+      .update('captcha-gateway/csrf/v1')
+      .update(head)
+      .update(CLIENT)
+      .digest('hex');
+    expect(token).to.equal(head + mac);
+    expect(Number.parseInt(token.slice(0, 12), 16)).to.equal(1_700_000_000_000 + TTL_MS);
   });
 
   it('lets another replica with the same secret verify the token', () => {
