@@ -136,8 +136,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       case 'malformed':
         return sendJson(res, 400, BAD_REQUEST, { connection: 'close', 'x-request-id': requestId });
       case 'captcha':
+        // The captcha app writes X-Request-Id with its answers.
         exchange.outcome = 'captcha_page';
-        res.setHeader('x-request-id', requestId);
         void p.captcha(req, res);
         return;
       case 'exempt':

@@ -3,7 +3,7 @@
 import Koa, { type Context } from 'koa';
 import type { Config } from '../config/schema.js';
 import type { CsrfTokens } from '../csrf/tokens.js';
-import { exchangeOf, type Exchange } from '../http/exchange.js';
+import { exchangeOf, findExchange, type Exchange } from '../http/exchange.js';
 import type { Store, WindowLimit } from '../limiter/store.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -41,6 +41,17 @@ const DETAIL = {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
+/** Every captcha answer: never cached, chosen by Accept and Accept-Language, never sniffed. */
+const COMMON_HEADERS: readonly string[] = [
+  'cache-control',
+  'no-store',
+  'vary',
+  'Accept, Accept-Language',
+  'x-content-type-options',
+  'nosniff',
+];
+
+const csrfCookie = (token: string): string => `csrftoken=${token}; Path=/; SameSite=Lax`;
 
 export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
   const { config, store, metrics, csrf, now, log } = deps;
@@ -86,7 +97,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
   /** The headers every form answer carries, with a fresh token in the cookie. */
   const issueForm = (ctx: Context, exchange: Exchange): string => {
     const token = csrf.issue(exchange.client.key);
-    ctx.set('Set-Cookie', `csrftoken=${token}; Path=/; SameSite=Lax`);
+    ctx.set('Set-Cookie', csrfCookie(token));
     return token;
   };
 
@@ -105,19 +116,38 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     ctx.body = renderer.page(language, token, next, failed);
   };
 
+  /**
+   * A GET: the form, as JSON or as the page. Its whole header block goes to writeHead at once
+   * (ctx.respond = false, Koa's documented hand-over), which spares Node's header map and Koa's
+   * setters about a third of this answer's CPU time in the profile.
+   */
   const showForm = (ctx: Context, exchange: Exchange): void => {
     exchange.outcome = 'captcha_page';
-    const token = issueForm(ctx, exchange);
+    const { headers } = ctx.req;
+    const token = csrf.issue(exchange.client.key);
     // Only a `next` that passes safeNext unchanged is carried; anything else is dropped.
     const rawNext = ctx.query.next;
     const next = typeof rawNext === 'string' && safeNext(rawNext) === rawNext ? rawNext : undefined;
-    if (prefersHtml(ctx.get('accept') || undefined)) {
-      sendPage(ctx, 200, token, next, false);
-      return;
-    }
-    ctx.status = 200;
-    ctx.set('Content-Type', JSON_TYPE);
-    ctx.body = renderer.json(pickLanguage(ctx.get('accept-language') || undefined), token, next);
+    const language = pickLanguage(headers['accept-language'] || undefined);
+    const html = prefersHtml(headers.accept || undefined);
+    const body = html
+      ? renderer.page(language, token, next, false)
+      : renderer.json(language, token, next);
+    const head = [
+      ...COMMON_HEADERS,
+      'x-request-id',
+      exchange.requestId,
+      'set-cookie',
+      csrfCookie(token),
+      'content-type',
+      html ? HTML_TYPE : JSON_TYPE,
+      'content-length',
+      String(Buffer.byteLength(body)),
+    ];
+    if (html) head.push('content-security-policy', csp, 'x-frame-options', 'DENY');
+    ctx.respond = false;
+    ctx.res.writeHead(200, head);
+    ctx.res.end(body);
   };
 
   /** A request we answer without reading its body: close the connection rather than drain it. */
@@ -210,15 +240,12 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
 
   app.use(async (ctx) => {
     try {
-      ctx.set('Cache-Control', 'no-store');
-      ctx.set('Vary', 'Accept, Accept-Language');
-      ctx.set('X-Content-Type-Options', 'nosniff');
       // The server dispatches by normalised path; ctx.path may be spelled any way, so not read.
       const exchange = exchangeOf(ctx.req);
-      switch (ctx.method) {
-        case 'GET':
-        case 'HEAD':
-          return showForm(ctx, exchange);
+      const method = ctx.method;
+      if (method === 'GET' || method === 'HEAD') return showForm(ctx, exchange);
+      setCommonHeaders(ctx);
+      switch (method) {
         case 'POST':
           return await verify(ctx, exchange);
         default:
@@ -227,7 +254,10 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
           return refuseUnread(ctx, 405, DETAIL.method);
       }
     } catch (error) {
+      // Nothing was written yet (a GET writes its head last); Koa answers from here.
+      ctx.respond = true;
       clearFormHeaders(ctx);
+      setCommonHeaders(ctx);
       // The body may be half read; closing is cheaper than draining it.
       ctx.set('Connection', 'close');
       if (error instanceof StoreUnavailable) {
@@ -256,6 +286,14 @@ async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw new StoreUnavailable(error);
   }
+}
+
+function setCommonHeaders(ctx: Context): void {
+  for (let i = 0; i < COMMON_HEADERS.length; i += 2) {
+    ctx.set(COMMON_HEADERS[i]!, COMMON_HEADERS[i + 1]!);
+  }
+  const requestId = findExchange(ctx.req)?.requestId;
+  if (requestId !== undefined) ctx.set('X-Request-Id', requestId);
 }
 
 /** Drops what a half-built answer may have set; Cache-Control and Vary stay. */

@@ -23,6 +23,11 @@ export function attachExchange(req: IncomingMessage, exchange: Exchange): Exchan
   return exchange;
 }
 
+/** The exchange the gateway attached, if any. */
+export function findExchange(req: IncomingMessage): Exchange | undefined {
+  return (req as Carrier)[EXCHANGE];
+}
+
 /** The exchange the gateway attached; every request that reaches a handler has one. */
 export function exchangeOf(req: IncomingMessage): Exchange {
   const exchange = (req as Carrier)[EXCHANGE];

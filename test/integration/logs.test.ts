@@ -70,6 +70,29 @@ csrf: { secret: "${SECRETS.csrf}" }
     expect(line?.upstream_ms).to.be.a('number');
   });
 
+  it('answers every kind of request with its X-Request-Id', async () => {
+    const ask = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(url + path, init);
+      await res.arrayBuffer();
+      return [res.status, res.headers.get('x-request-id')];
+    };
+    const id = (value: string) => ({ 'x-request-id': value, 'x-forwarded-for': '203.0.113.62' });
+    expect(await ask('/static/a.js', { headers: id('rid-exempt') })).to.deep.equal([
+      200,
+      'rid-exempt',
+    ]);
+    expect(await ask('/users/captcha/', { headers: id('rid-page') })).to.deep.equal([
+      200,
+      'rid-page',
+    ]);
+    const html = { ...id('rid-html'), accept: 'text/html' };
+    expect(await ask('/users/captcha/', { headers: html })).to.deep.equal([200, 'rid-html']);
+    const post = { method: 'POST', headers: { ...id('rid-post'), 'content-type': 'text/plain' } };
+    expect(await ask('/users/captcha/', post)).to.deep.equal([415, 'rid-post']);
+    for (const n of [1, 2]) await ask('/api/', { headers: id(`rid-${n}`) });
+    expect(await ask('/api/', { headers: id('rid-429') })).to.deep.equal([429, 'rid-429']);
+  });
+
   it('generates a request id when the client sends none, or an unsafe one', async () => {
     for (const given of [undefined, 'bad id with spaces; and more']) {
       const headers: Record<string, string> = given ? { 'x-request-id': given } : {};

@@ -45,6 +45,14 @@ describe('createRenderer', () => {
     }
   });
 
+  it('writes the JSON body in ASCII alone, \\u-escaping what is not, to the same texts', () => {
+    const next = '/ürün/ağaç?q=😀';
+    const body = renderer.json('tr', 'ff00', next);
+    expect(body).to.match(/^[\x20-\x7e]*$/);
+    expect(body).to.include('\\u0130');
+    expect(JSON.parse(body)).to.deep.equal({ html: renderer.fragment('tr', 'ff00', next) });
+  });
+
   it("lets the storefront's regexes extract the site key and the token", () => {
     const { html } = JSON.parse(renderer.json('tr', '0123abcdef')) as { html: string };
     const siteKey = html.match(SITE_KEY_RE)?.[0]?.replace(/sitekey=["|']/i, '');
