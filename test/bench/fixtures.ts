@@ -65,12 +65,27 @@ export class Driver {
   /** Where the next new-client run of each server starts counting addresses. */
   private readonly nextClient = new Map<string, number>();
 
+  /**
+   * `bystanders`: servers on the proxy CPU that are paused while another one is driven, so their
+   * timers and idle-time garbage collection take nothing from the server measured.
+   */
   constructor(
     private readonly load: LoadGenerator,
     private readonly options: BenchOptions,
+    private readonly bystanders: readonly Server[] = [],
   ) {}
 
   async drive(scenario: LiveScenario, entry: Entry, durationS: number): Promise<RunResult> {
+    const paused = this.bystanders.filter((server) => server !== entry.server);
+    for (const server of paused) server.pause();
+    try {
+      return await this.run(scenario, entry, durationS);
+    } finally {
+      for (const server of paused) server.resume();
+    }
+  }
+
+  private async run(scenario: LiveScenario, entry: Entry, durationS: number): Promise<RunResult> {
     const key = `${scenario.id}/${entry.label}`;
     const from = this.nextClient.get(key) ?? 0;
     const before = sampleCpu(entry.server.pid);

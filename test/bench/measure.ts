@@ -97,7 +97,10 @@ export async function measure(options: BenchOptions, placement: Placement, load:
   ];
   await preflight(scenarios);
 
-  const driver = new Driver(load, options);
+  // Every server but the upstream shares the proxy CPU; only the one under load may run there.
+  const proxies = [baseline, koa, gatewayOne, gatewayNew, gatewayLarge, gatewayCaptcha];
+  if (typeof redis !== 'string') proxies.push(redis);
+  const driver = new Driver(load, options, proxies);
   const runs: RunRecord[] = [];
   const upstreamScenario: LiveScenario = {
     id: 'upstream',
@@ -138,9 +141,7 @@ export async function measure(options: BenchOptions, placement: Placement, load:
   }
 
   // The load servers leave the proxy CPU to the micro-benchmarks.
-  const servers = [upstream, baseline, koa, gatewayOne, gatewayNew, gatewayLarge, gatewayCaptcha];
-  if (typeof redis !== 'string') servers.push(redis);
-  await Promise.all(servers.map((server) => server.stop()));
+  await Promise.all([upstream, ...proxies].map((server) => server.stop()));
 
   progress(
     `memory: ${options.memoryClients.toLocaleString('en-US')} then twice as many clients ...`,

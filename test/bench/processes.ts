@@ -129,6 +129,12 @@ export interface Server {
   readonly pid: number | undefined;
   /** Starts the child's CPU profiler; the profile is written to `file` when the child stops. */
   startProfile(file: string): void;
+  /**
+   * SIGSTOP: the server takes no CPU at all (no timers, no idle-time GC) while another server on
+   * its CPU is measured. `resume` (SIGCONT) undoes it; stop() resumes first.
+   */
+  pause(): void;
+  resume(): void;
   /** Asks the child to exit (writing its profile, if any), then kills it after 10 s. */
   stop(): Promise<void>;
 }
@@ -163,7 +169,12 @@ export function startServer(
         port: announcement.port,
         pid: child.pid,
         startProfile: (file) => child.stdin?.write(`profile ${file}\n`),
-        stop: () => stopChild(child),
+        pause: () => child.kill('SIGSTOP'),
+        resume: () => child.kill('SIGCONT'),
+        stop: () => {
+          child.kill('SIGCONT');
+          return stopChild(child);
+        },
       });
     });
   });
