@@ -7,7 +7,7 @@ import { createAdminApp } from './admin/app.js';
 import type { Config } from './config/schema.js';
 import { trackConnections } from './http/connections.js';
 import { attachExchange, exchangeOf, type Exchange } from './http/exchange.js';
-import { framingProblem, overriddenMethod } from './http/framing.js';
+import { framingProblem, overriddenMethods } from './http/framing.js';
 import { sendJson } from './http/send.js';
 import { setRateLimitHeaders } from './http/ratelimit-headers.js';
 import { answerThrottled } from './http/throttled.js';
@@ -96,7 +96,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       method,
       req.url ?? '/',
       exchange.client.address,
-      overriddenMethod(req),
+      overriddenMethods(req),
     );
     return { exchange, route };
   }

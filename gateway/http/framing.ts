@@ -30,9 +30,24 @@ export function framingProblem(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-/** The method an override header asks the upstream to apply, if any (X-HTTP-Method-Override…). */
-export function overriddenMethod(req: IncomingMessage): string | undefined {
+const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
+
+/**
+ * Every method an override header (X-HTTP-Method-Override and alike) asks the upstream to apply,
+ * upper-cased; undefined when there is none. All three headers and every comma-separated entry
+ * count (Node joins repeated lines with ", "): which one an upstream framework honours is its own
+ * choice, so a rule must see them all.
+ */
+export function overriddenMethods(req: IncomingMessage): readonly string[] | undefined {
   const h = req.headers;
-  const value = h['x-http-method-override'] ?? h['x-http-method'] ?? h['x-method-override'];
-  return typeof value === 'string' && value !== '' ? value.trim().toUpperCase() : undefined;
+  let methods: string[] | undefined;
+  for (const name of OVERRIDE_HEADERS) {
+    const value = h[name];
+    if (typeof value !== 'string') continue;
+    for (const entry of value.split(',')) {
+      const method = entry.trim().toUpperCase();
+      if (method !== '') (methods ??= []).push(method);
+    }
+  }
+  return methods;
 }

@@ -24,14 +24,14 @@ const CAPTCHA: Route = { kind: 'captcha' };
 const EXEMPT: Route = { kind: 'exempt' };
 
 /**
- * `override` is the method an X-HTTP-Method-Override (or alike) header names: a rule for POST also
+ * `overrides` are the methods X-HTTP-Method-Override (and alike) headers name: a rule for POST also
  * counts a GET that asks the upstream to act as a POST.
  */
 export type Classifier = (
   method: string,
   target: string,
   client: Address,
-  override?: string,
+  overrides?: readonly string[],
 ) => Route;
 
 export function compileRoutes(config: Config, exemptClients: AddressSet): Classifier {
@@ -61,7 +61,7 @@ export function compileRoutes(config: Config, exemptClients: AddressSet): Classi
   };
   const defaultOnly: Route = { kind: 'counted', limits: [defaultLimit] };
 
-  return (method, target, client, override) => {
+  return (method, target, client, overrides) => {
     const path = normalisePath(target);
     if (captchaPaths.has(path)) return CAPTCHA;
     if (!exemptClients.empty && exemptClients.has(client)) return EXEMPT;
@@ -76,7 +76,7 @@ export function compileRoutes(config: Config, exemptClients: AddressSet): Classi
       if (
         rule.methods.size > 0 &&
         !rule.methods.has(method) &&
-        (override === undefined || !rule.methods.has(override))
+        (overrides === undefined || !overrides.some((m) => rule.methods.has(m)))
       ) {
         continue;
       }

@@ -9,6 +9,7 @@ import type { UpstreamFault } from './faults.js';
 import { PinnedOutgoing } from './outgoing.js';
 import { createPeerLookup } from './peer.js';
 import { upstreamRequestHeaders } from './request-headers.js';
+import { hasBody } from './stale-retry.js';
 import { parseUpstreamTarget, upstreamPath } from './target.js';
 import { createUpstreamAgent } from './upstream-agent.js';
 import { WebFlight, type FlightHooks } from './web-flight.js';
@@ -43,6 +44,18 @@ export interface UpstreamProxy {
 
 const FLIGHT = Symbol('captcha-gateway.proxy.flight');
 type Carrier = IncomingMessage & { [FLIGHT]?: WebFlight | WsFlight };
+
+/**
+ * http-proxy's `buffer` option for a request without a body: it pipes `buffer` (else the client
+ * request) into the upstream request, and this pipes nothing, at once, sparing a GET the half
+ * dozen listeners pipe() puts on both streams and takes off again.
+ */
+const NO_BODY = { pipe: (upstreamRequest: ClientRequest) => upstreamRequest.end() };
+
+/** http-proxy's per-request options for web(). */
+function webOptions(req: IncomingMessage, ssl: PinnedOutgoing): object {
+  return hasBody(req) ? { ssl } : { ssl, buffer: NO_BODY };
+}
 
 export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProxy {
   const { upstream, isDraining } = options;
@@ -87,9 +100,8 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
       // `Connection: close` keeps the agent from handing this socket to a queued resend.
       const closing = [...flight.headers, 'connection', 'close'];
       const method = flight.req.method ?? 'GET';
-      proxy.web(flight.req, flight.res, {
-        ssl: new PinnedOutgoing(target, method, flight.path, closing, freshAgent, flight),
-      });
+      const ssl = new PinnedOutgoing(target, method, flight.path, closing, freshAgent, flight);
+      proxy.web(flight.req, flight.res, webOptions(flight.req, ssl));
     },
   };
 
@@ -127,9 +139,8 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
       const flight = new WebFlight(req, res, hooks, path, headers, requestId);
       (req as Carrier)[FLIGHT] = flight;
       const method = req.method ?? 'GET';
-      proxy.web(req, res, {
-        ssl: new PinnedOutgoing(target, method, path, headers, agent, flight),
-      });
+      const ssl = new PinnedOutgoing(target, method, path, headers, agent, flight);
+      proxy.web(req, res, webOptions(req, ssl));
     },
 
     ws(req, socket, head, requestId) {

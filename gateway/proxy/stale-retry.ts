@@ -48,7 +48,8 @@ export function isStaleSocketFailure(
   return use.socket.bytesRead === use.bytesReadBefore;
 }
 
-function hasBody(req: IncomingMessage): boolean {
+/** The request says it carries a body: chunked, or a Content-Length other than 0. */
+export function hasBody(req: IncomingMessage): boolean {
   const { headers } = req;
   if (headers['transfer-encoding'] !== undefined) return true;
   const length = headers['content-length'];

@@ -83,6 +83,21 @@ throttle:
     expect(answers).to.deep.equal([200, 200, 429]);
   });
 
+  it('does not let a harmless override header hide another, or a list, from a POST-only rule', async () => {
+    const tricks: Record<string, string>[] = [
+      { 'x-http-method-override': 'GET', 'x-method-override': 'POST' },
+      { 'x-http-method-override': 'GET, POST' },
+      { 'x-http-method': ' post ' },
+    ];
+    const answers = [];
+    for (const trick of tricks) {
+      answers.push(
+        await rawGet(gw, '/users/login/', { 'x-forwarded-for': '203.0.113.95', ...trick }),
+      );
+    }
+    expect(answers).to.deep.equal([200, 200, 429]);
+  });
+
   it('counts HEAD like GET for a GET rule', async () => {
     const head = () =>
       new Promise<number>((resolve) => {
