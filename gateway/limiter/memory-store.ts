@@ -2,7 +2,7 @@
 // `throttle.max_clients`. Throttles live apart from counters so a flood of new clients, which
 // evicts old counters, cannot evict a throttle.
 import { LRUCache } from 'lru-cache';
-import { addHit, type WindowCounter } from './sliding-window.js';
+import { addHit, emptyCounter, type WindowCounter } from './sliding-window.js';
 import type { Quota, Store, ThrottledPage, WindowLimit } from './store.js';
 
 /** Clients whose captcha attempts are tracked at once, at most. */
@@ -46,8 +46,7 @@ export class MemoryStore implements Store {
     let tightest = 0;
     for (let i = 0; i < limits.length; i++) {
       const limit = limits[i]!;
-      const { counter, count } = addHit(counters[limit.id], limit.windowMs, nowMs);
-      counters[limit.id] = counter;
+      const count = addHit((counters[limit.id] ??= emptyCounter()), limit.windowMs, nowMs);
       if (count > limit.limit) over = true;
       if (limit.limit - count < remaining) {
         remaining = limit.limit - count;
@@ -63,9 +62,9 @@ export class MemoryStore implements Store {
   }
 
   async attempt(client: string, limit: WindowLimit, nowMs: number) {
-    const { counter, count } = addHit(this.attempts.get(client), limit.windowMs, nowMs);
-    this.attempts.set(client, counter);
-    return count <= limit.limit;
+    let counter = this.attempts.get(client);
+    if (counter === undefined) this.attempts.set(client, (counter = emptyCounter()));
+    return addHit(counter, limit.windowMs, nowMs) <= limit.limit;
   }
 
   async throttledUntil(client: string, nowMs: number) {

@@ -10,22 +10,21 @@ export interface WindowCounter {
   previous: number;
 }
 
-/** Adds one hit at `nowMs` to `counter` (created when undefined) and returns it with the count. */
-export function addHit(
-  counter: WindowCounter | undefined,
-  windowMs: number,
-  nowMs: number,
-): { counter: WindowCounter; count: number } {
+/** A counter that has counted nothing yet. */
+export function emptyCounter(): WindowCounter {
+  return { start: -Infinity, current: 0, previous: 0 };
+}
+
+/** Adds one hit at `nowMs` to `counter` (in place) and returns its sliding count. */
+export function addHit(counter: WindowCounter, windowMs: number, nowMs: number): number {
   const start = nowMs - (nowMs % windowMs);
-  if (counter === undefined) {
-    counter = { start, current: 0, previous: 0 };
-  } else if (counter.start !== start) {
+  if (counter.start !== start) {
     counter.previous = counter.start === start - windowMs ? counter.current : 0;
     counter.current = 0;
     counter.start = start;
   }
   counter.current += 1;
-  return { counter, count: slidingCount(counter, windowMs, nowMs) };
+  return slidingCount(counter, windowMs, nowMs);
 }
 
 /**
