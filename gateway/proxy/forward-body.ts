@@ -4,13 +4,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export function forwardBody(body: IncomingMessage, res: ServerResponse): void {
-  const resume = (): void => {
-    body.resume();
-  };
+  let resumeOnDrain: (() => void) | undefined;
   body.on('data', (chunk: Buffer) => {
-    if (!res.write(chunk)) {
-      body.pause();
-      res.once('drain', resume);
+    if (res.write(chunk)) return;
+    body.pause();
+    // One listener for the response's lifetime, added the first time the client falls behind.
+    if (resumeOnDrain === undefined) {
+      resumeOnDrain = () => body.resume();
+      res.on('drain', resumeOnDrain);
     }
   });
   body.on('end', () => res.end());

@@ -154,6 +154,30 @@ describe('createUpstreamProxy', function () {
       }
     });
 
+    it("keeps the upstream's own X-Request-Id on its answer", async () => {
+      const own = http.createServer((_req, res) => {
+        res.setHeader('X-Request-Id', 'upstream-7');
+        res.end('x');
+      });
+      own.listen(0, '127.0.0.1');
+      await once(own, 'listening');
+      const { port } = own.address() as net.AddressInfo;
+      const identified = await startGateway(`http://127.0.0.1:${port}`, {
+        handle: (proxy, req, res) => proxy.web(req, res, 'req-43'),
+      });
+      try {
+        const reply = await call(identified.port);
+        expect(reply.rawHeaders.filter((h) => h.toLowerCase() === 'x-request-id')).to.have.length(
+          1,
+        );
+        expect(reply.headers['x-request-id']).to.equal('upstream-7');
+      } finally {
+        await identified.close();
+        own.closeAllConnections();
+        own.close();
+      }
+    });
+
     it("leaves http-proxy's own request building to other users of it in the process", async () => {
       const plain = httpProxy.createProxyServer({ target: upstream.url });
       const server = http.createServer((req, res) => plain.web(req, res));
