@@ -3,7 +3,9 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import httpProxy from 'http-proxy';
 import type { UpstreamProxy } from '../../../gateway/proxy/proxy.js';
@@ -480,6 +482,35 @@ describe('createUpstreamProxy', function () {
       expect(stalledAt, `${Math.round(stalledAt / MB)} MB written`).to.be.below(64 * MB);
       req.destroy();
       expect((await seen.closed).completed).to.equal(false);
+    });
+  });
+
+  describe('a TLS upstream', () => {
+    it('is addressed (SNI) by the hostname of upstream.url, not the client Host, and verified', async () => {
+      const fixtures = new URL('../../fixtures/tls/', import.meta.url);
+      const names: string[] = [];
+      const secure = https.createServer({
+        key: readFileSync(new URL('upstream-key.pem', fixtures)),
+        cert: readFileSync(new URL('upstream-cert.pem', fixtures)),
+        SNICallback: (name, done) => {
+          names.push(name);
+          done(null, undefined);
+        },
+      });
+      secure.on('tlsClientError', () => undefined);
+      secure.listen(0, '127.0.0.1');
+      await once(secure, 'listening');
+      const { port } = secure.address() as net.AddressInfo;
+      const tls = await startGateway(`https://localhost:${port}`);
+      try {
+        const reply = await call(tls.port, { headers: { host: 'shop.example' } });
+        expect(names).to.deep.equal(['localhost']);
+        // Self-signed, so not trusted: the gateway refuses it rather than talk to anyone.
+        expect(reply.status).to.equal(502);
+      } finally {
+        await tls.close();
+        secure.close();
+      }
     });
   });
 
