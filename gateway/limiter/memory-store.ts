@@ -8,8 +8,22 @@ import type { Quota, Store, ThrottledPage, WindowLimit } from './store.js';
 /** Clients whose captcha attempts are tracked at once, at most. */
 const MAX_ATTEMPT_CLIENTS = 100_000;
 
-/** A client's counters by WindowLimit id. */
-type ClientCounters = Record<string, WindowCounter>;
+/**
+ * A client's counters: the default limit's (id '') inline, so the usual client costs one object;
+ * the rules' in a map by rule name, made when a rule first counts the client.
+ */
+class ClientCounters implements WindowCounter {
+  start = -Infinity;
+  current = 0;
+  previous = 0;
+  rules: Record<string, WindowCounter> | undefined = undefined;
+
+  of(id: string): WindowCounter {
+    if (id === '') return this;
+    this.rules ??= {};
+    return (this.rules[id] ??= emptyCounter());
+  }
+}
 
 export class MemoryStore implements Store {
   private readonly counters: LRUCache<string, ClientCounters>;
@@ -38,7 +52,7 @@ export class MemoryStore implements Store {
     }
     let counters = this.counters.get(client);
     if (counters === undefined) {
-      counters = {};
+      counters = new ClientCounters();
       this.counters.set(client, counters);
     }
     let over = false;
@@ -46,7 +60,7 @@ export class MemoryStore implements Store {
     let tightest = 0;
     for (let i = 0; i < limits.length; i++) {
       const limit = limits[i]!;
-      const count = addHit((counters[limit.id] ??= emptyCounter()), limit.windowMs, nowMs);
+      const count = addHit(counters.of(limit.id), limit.windowMs, nowMs);
       if (count > limit.limit) over = true;
       if (limit.limit - count < remaining) {
         remaining = limit.limit - count;
