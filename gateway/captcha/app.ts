@@ -125,8 +125,9 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     exchange.outcome = 'captcha_page';
     const { headers } = ctx.req;
     const token = csrf.issue(exchange.client.key);
-    // Only a `next` that passes safeNext unchanged is carried; anything else is dropped.
-    const rawNext = ctx.query.next;
+    // Only a `next` that passes safeNext unchanged is carried; anything else is dropped. Koa
+    // parses the query only when there is one.
+    const rawNext = ctx.req.url?.includes('?') ? ctx.query.next : undefined;
     const next = typeof rawNext === 'string' && safeNext(rawNext) === rawNext ? rawNext : undefined;
     const language = pickLanguage(headers['accept-language'] || undefined);
     const html = prefersHtml(headers.accept || undefined);

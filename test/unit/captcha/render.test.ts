@@ -53,6 +53,13 @@ describe('createRenderer', () => {
     expect(JSON.parse(body)).to.deep.equal({ html: renderer.fragment('tr', 'ff00', next) });
   });
 
+  it('escapes a token that is not letters and digits alone, in the page and in the JSON', () => {
+    const token = `x'" /><script>\u2028`;
+    const { html } = JSON.parse(renderer.json('en', token)) as { html: string };
+    expect(html).to.equal(renderer.fragment('en', token));
+    expect(html).to.include("value='x&#39;&quot; /&gt;&lt;script&gt;\u2028' />");
+  });
+
   it("lets the storefront's regexes extract the site key and the token", () => {
     const { html } = JSON.parse(renderer.json('tr', '0123abcdef')) as { html: string };
     const siteKey = html.match(SITE_KEY_RE)?.[0]?.replace(/sitekey=["|']/i, '');

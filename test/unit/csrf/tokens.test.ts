@@ -27,9 +27,11 @@ describe('createCsrfTokens', () => {
     expect(token).to.have.length(CSRF_TOKEN_LENGTH);
   });
 
-  it('issues a different token each time (random nonce)', () => {
+  it('issues a different token each time (random nonce), across refills of the nonce pool', () => {
     const { tokens } = tokensAt(1_700_000_000_000);
-    expect(tokens.issue(CLIENT)).to.not.equal(tokens.issue(CLIENT));
+    const issued = new Set(Array.from({ length: 1000 }, () => tokens.issue(CLIENT)));
+    expect(issued.size).to.equal(1000);
+    for (const token of issued) expect(tokens.verify(token, CLIENT)).to.equal(true);
   });
 
   it('keeps its layout: expiry, nonce, then HMAC-SHA256 over purpose, both and the client', () => {
