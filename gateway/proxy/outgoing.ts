@@ -5,7 +5,7 @@
 // copying req.headers into an object that http.request then validates and lower-cases field by
 // field. Its one hook to change them, the 'proxyReq' event, fires when a socket is assigned: for a
 // request queued behind `max_sockets` the body has flushed the head by then and setHeader throws
-// outside any handler (a process crash), and for `Expect: 100-continue` it never fires at all.
+// outside any handler (a process crash), and for `Expect: 100-continue` it does not fire.
 //
 // So setupOutgoing is wrapped: given a PinnedOutgoing (as the `ssl` option, the object it is
 // handed to fill), it returns it untouched; anything else goes to http-proxy's own. Other users of

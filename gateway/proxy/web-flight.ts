@@ -68,8 +68,9 @@ export class WebFlight implements RequestOwner {
   }
 
   /**
-   * http-proxy's 'proxyReq': the upstream request got its socket. Not emitted for a request with
-   * `Expect`, which is then never resent.
+   * http-proxy's 'proxyReq': the upstream request got its socket. (http-proxy skips it when the
+   * request's header map holds `Expect`; the gateway's header blocks are arrays, not maps, so it
+   * comes for every request.)
    */
   attach(proxyReq: ClientRequest): void {
     this.proxyReq = proxyReq;
