@@ -43,7 +43,6 @@ export class RequestMetrics {
   private readonly counts = new Float64Array(OUTCOMES.length);
   /** Of `counts`, what the Counter has been told so far. */
   private readonly reported = new Float64Array(OUTCOMES.length);
-  private readonly timedCounts = new Float64Array(OUTCOMES.length);
   private readonly sums = new Float64Array(OUTCOMES.length);
   /** Per outcome, observations per bucket (not cumulative); slot SLOTS - 1 is +Inf. */
   private readonly buckets = new Float64Array(OUTCOMES.length * SLOTS);
@@ -71,7 +70,6 @@ export class RequestMetrics {
   record(outcome: Outcome, seconds: number): void {
     const i = INDEX[outcome];
     this.counts[i]! += 1;
-    this.timedCounts[i]! += 1;
     this.sums[i]! += seconds;
     let slot = 0;
     while (slot < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[slot]!) slot++;
@@ -90,7 +88,9 @@ export class RequestMetrics {
   durationSeries(name: string, shared: boolean): Point[] {
     const values: Point[] = [];
     for (let i = 0; i < OUTCOMES.length; i++) {
-      const count = this.timedCounts[i]!;
+      // Every timed request sits in one bucket, so their sum is the histogram's count.
+      let count = 0;
+      for (let slot = 0; slot < SLOTS; slot++) count += this.buckets[i * SLOTS + slot]!;
       if (count === 0) continue;
       const outcome = { outcome: OUTCOMES[i]! };
       const point = (

@@ -76,12 +76,12 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
     keepAlive: false,
   });
   const peerOf = createPeerLookup(options.trusted);
-  const headerOptions = (requestId: string | undefined, webSocket: boolean) => ({
-    webSocket,
-    requestId,
+  const webHeaders = {
+    webSocket: false,
     upstreamHost: target.proxyTarget.host,
     changeOrigin: upstream.change_origin,
-  });
+  };
+  const wsHeaders = { ...webHeaders, webSocket: true };
 
   const proxy = httpProxy.createProxyServer({
     target: target.proxyTarget,
@@ -135,7 +135,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
         return;
       }
       const path = upstreamPath(target.basePath, req.url ?? '/');
-      const headers = upstreamRequestHeaders(req, peer, headerOptions(requestId, false));
+      const headers = upstreamRequestHeaders(req, peer, requestId, webHeaders);
       const flight = new WebFlight(req, res, hooks, path, headers, requestId);
       (req as Carrier)[FLIGHT] = flight;
       const method = req.method ?? 'GET';
@@ -157,7 +157,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): UpstreamProx
       }
       (req as Carrier)[FLIGHT] = new WsFlight(req, socket, hooks);
       const path = upstreamPath(target.basePath, req.url ?? '/');
-      const headers = upstreamRequestHeaders(req, peer, headerOptions(requestId, true));
+      const headers = upstreamRequestHeaders(req, peer, requestId, wsHeaders);
       proxy.ws(req, socket, head, {
         ssl: new PinnedOutgoing(target, 'GET', path, headers, agent, undefined),
       });

@@ -9,11 +9,10 @@ import { FieldNames } from './field-names.js';
 import { connectionNamed, HOP_BY_HOP } from './hop-by-hop.js';
 import type { Peer } from './peer.js';
 
+/** What stays the same for every request of one proxy (and kind: web or WebSocket). */
 export interface UpstreamHeaderOptions {
   /** Keep `Connection: upgrade` and `Upgrade` (a real WebSocket handshake). */
   readonly webSocket: boolean;
-  /** Sent as X-Request-Id in place of any the client sent; none when undefined. */
-  readonly requestId: string | undefined;
   /** The upstream's `host[:port]`: the Host with change_origin, or when the client sent none. */
   readonly upstreamHost: string;
   readonly changeOrigin: boolean;
@@ -40,10 +39,14 @@ const FRAMED_BY_DEFAULT = (method: string | undefined): boolean =>
   method !== 'TRACE' &&
   method !== 'CONNECT';
 
-/** Builds a fresh array; `req.headers` and `req.rawHeaders` stay as the client sent them. */
+/**
+ * Builds a fresh array; `req.headers` and `req.rawHeaders` stay as the client sent them.
+ * `requestId` is sent as X-Request-Id in place of any the client sent; none when undefined.
+ */
 export function upstreamRequestHeaders(
   req: IncomingMessage,
   peer: Peer,
+  requestId: string | undefined,
   options: UpstreamHeaderOptions,
 ): string[] {
   const raw = req.rawHeaders;
@@ -120,6 +123,6 @@ export function upstreamRequestHeaders(
   );
   if (!keptProto) out.push('x-forwarded-proto', peer.proto);
   if (!keptHost && host !== undefined) out.push('x-forwarded-host', host);
-  if (options.requestId !== undefined) out.push('x-request-id', options.requestId);
+  if (requestId !== undefined) out.push('x-request-id', requestId);
   return out;
 }

@@ -92,22 +92,21 @@ function parsed(raw: readonly string[], method = 'GET'): IncomingMessage {
 
 const plain: UpstreamHeaderOptions = {
   webSocket: false,
-  requestId: undefined,
   upstreamHost: 'shop:8000',
   changeOrigin: false,
 };
 const upstreamHeaders = (
   req: IncomingMessage,
   peer: Peer,
-  options: Partial<UpstreamHeaderOptions> = {},
-) => asObject(upstreamRequestHeaders(req, peer, { ...plain, ...options }));
+  { requestId, ...options }: Partial<UpstreamHeaderOptions> & { requestId?: string } = {},
+) => asObject(upstreamRequestHeaders(req, peer, requestId, { ...plain, ...options }));
 
 describe('upstreamRequestHeaders', () => {
   it('leaves the client request headers untouched', () => {
     const raw = ['Connection', 'x-a', 'X-A', '1', 'X-Forwarded-For', '198.51.100.1'];
     const req = parsed([...raw]);
     const copy = { ...req.headers };
-    upstreamRequestHeaders(req, untrusted, plain);
+    upstreamRequestHeaders(req, untrusted, undefined, plain);
     expect(req.headers).to.deep.equal(copy);
     expect(req.rawHeaders).to.deep.equal(raw);
   });
@@ -116,6 +115,7 @@ describe('upstreamRequestHeaders', () => {
     const block = upstreamRequestHeaders(
       parsed(['Host', 'shop', 'Cookie', 'a=1', 'X-Custom', 'x', 'Cookie', 'b=2']),
       untrusted,
+      undefined,
       plain,
     );
     expect(block.slice(0, 8)).to.deep.equal([
