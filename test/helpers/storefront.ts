@@ -314,7 +314,7 @@ const RELAY_OPTIONS_FORM = { useFormData: true };
  * the package's RTK base query adds (Accept-Language, x-currency, x-csrftoken from the cookie).
  */
 export class Shopper {
-  readonly #storefrontUrl: string;
+  #storefrontUrl: string;
   readonly #now: () => number;
   readonly #jar = new Map<string, StoredCookie>();
   /** Every Set-Cookie field the browser received, in order. */
@@ -331,6 +331,11 @@ export class Shopper {
     // The storefront's middleware sets these on the first page view.
     this.setCookie('pz-locale', LOCALE.value);
     this.setCookie('pz-currency', CURRENCY);
+  }
+
+  /** The load balancer in front of the storefront servers sends this browser to another one. */
+  useStorefront(storefrontUrl: string): void {
+    this.#storefrontUrl = storefrontUrl;
   }
 
   /**
