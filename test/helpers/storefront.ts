@@ -38,18 +38,9 @@ export interface StorefrontOptions {
 export interface Storefront {
   /** http://127.0.0.1:<port>: what the ingress forwards browsers to. */
   readonly url: string;
-  /** What the storefront's own relay answered and what it passed on, newest last. */
-  readonly relayed: RelayRecord[];
   /** One server-side page-data fetch (utils/app-fetch.ts): what the page would render with. */
   pageData(commercePath: string): Promise<unknown>;
   close(): Promise<void>;
-}
-
-/** One relayed call: the Set-Cookie value the relay passed to the browser, as one field. */
-export interface RelayRecord {
-  readonly path: string;
-  readonly status: number;
-  readonly setCookie: string | null;
 }
 
 /** What the bundled package exports to the server. */
@@ -75,7 +66,6 @@ interface AuthOptions {
 
 export async function startStorefront(options: StorefrontOptions): Promise<Storefront> {
   const code = await bundlePackage(options.commerceUrl);
-  const relayed: RelayRecord[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
@@ -84,7 +74,6 @@ export async function startStorefront(options: StorefrontOptions): Promise<Store
       const answer = await relay(code, req, url, body);
       // The one place this server differs from Next 14.1: the joined value stays one field.
       const setCookie = answer.headers.get('set-cookie');
-      relayed.push({ path: url.pathname, status: answer.status, setCookie });
       const head: Record<string, string> = {};
       for (const [name, value] of answer.headers) if (name !== 'set-cookie') head[name] = value;
       if (setCookie !== null) head['set-cookie'] = setCookie;
@@ -112,7 +101,6 @@ export async function startStorefront(options: StorefrontOptions): Promise<Store
 
   return {
     url: `http://127.0.0.1:${port}`,
-    relayed,
     pageData: (commercePath) => code.appFetch(commercePath),
     close() {
       server.closeAllConnections();

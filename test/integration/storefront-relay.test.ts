@@ -26,7 +26,6 @@ describe('test storefront (the package @akinon/next 1.24.0, run as published)', 
   });
   beforeEach(() => {
     upstream.requests.length = 0;
-    storefront.relayed.length = 0;
   });
 
   describe('relay (api/client.ts)', () => {
