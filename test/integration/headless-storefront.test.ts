@@ -287,6 +287,20 @@ describe('behind a headless storefront (@akinon/next 1.24.0, config/examples/pro
       expect(loginOutcome(await forger.login())).to.equal('captcha');
     });
 
+    it('counts an expired clearance as none', async () => {
+      const shopper = new Shopper(storefront.url, '198.51.100.9');
+      expect((await shopper.solveCaptcha('pass-early')).success).to.equal(true);
+      // The browser's clock says the cookie still lives; the gateway's says its time is up.
+      clock.advance((CLEARANCE_TTL_S + 60) * 1000);
+      const bot = new Shopper(storefront.url, '203.0.113.66');
+      expect(await logins(bot, ANONYMOUS_LOGIN_BUDGET + 1)).to.deep.equal({
+        passed: ANONYMOUS_LOGIN_BUDGET,
+        refused: 1,
+      });
+      expect(shopper.cookiesFor('/').has(CLEARANCE_COOKIE)).to.equal(true);
+      expect(loginOutcome(await shopper.login())).to.equal('captcha');
+    });
+
     it('grants the clearance in exactly one Set-Cookie, Path=/ and Max-Age, no Expires', async () => {
       const shopper = new Shopper(storefront.url, '198.51.100.7');
       await shopper.getCaptcha();
