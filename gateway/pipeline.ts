@@ -3,20 +3,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { createCaptchaApp } from './captcha/app.js';
+import { createClearanceReader, type ClearanceReader } from './clearance/reader.js';
+import { createClearanceTokens, type ClearanceTokens } from './clearance/tokens.js';
 import { AddressSet } from './client-ip/cidr.js';
 import { createClientResolver, type ClientResolver } from './client-ip/resolve.js';
 import type { Config } from './config/schema.js';
 import { createCsrfTokens } from './csrf/tokens.js';
+import { createHttpsTest } from './http/scheme.js';
 import type { Store } from './limiter/store.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { PolicyOptions } from './policy/decide.js';
 import { compileRoutes, type Classifier } from './policy/routes.js';
+import { compileSharedGroups, type SharedGroups } from './policy/shared-budgets.js';
 import { createUpstreamProxy, type UpstreamProxy } from './proxy/proxy.js';
+import { signingKey } from './signing-key.js';
 
 export interface Pipeline {
   readonly config: Config;
   readonly resolveClient: ClientResolver;
+  /** The valid clearance a Cookie header carries; undefined when none (or clearance is off). */
+  readonly readClearance: ClearanceReader;
+  readonly shared: SharedGroups;
   readonly classify: Classifier;
   readonly policy: PolicyOptions;
   readonly captcha: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -54,6 +62,13 @@ export function buildPipeline(config: Config, deps: PipelineDeps, previous?: Pip
     ttlMs: config.csrf.ttl,
     now: deps.now,
   });
+  const clearances: ClearanceTokens | undefined = config.clearance.enabled
+    ? createClearanceTokens({
+        key: signingKey(config.csrf.secret),
+        ttlMs: config.clearance.ttl,
+        now: deps.now,
+      })
+    : undefined;
   return {
     config,
     resolveClient: createClientResolver({
@@ -61,9 +76,17 @@ export function buildPipeline(config: Config, deps: PipelineDeps, previous?: Pip
       trusted,
       ipv6Prefix: config.client_ip.ipv6_prefix,
     }),
+    readClearance: createClearanceReader(clearances, config.clearance.cookie),
+    shared: compileSharedGroups(config),
     classify: compileRoutes(config, new AddressSet(config.throttle.exempt.clients)),
     policy: { mode: config.throttle.mode, onStoreError: config.store.redis.on_error },
-    captcha: createCaptchaApp({ ...deps, config, csrf }).callback(),
+    captcha: createCaptchaApp({
+      ...deps,
+      config,
+      csrf,
+      clearances,
+      isHttps: createHttpsTest(trusted),
+    }).callback(),
     proxy,
   };
 }

@@ -80,8 +80,15 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   /** Who is asking and for what: the first, synchronous steps of every request and upgrade. */
   function triage(p: Pipeline, req: IncomingMessage): { exchange: Exchange; route: Triage } {
+    const client = p.resolveClient(req.socket.remoteAddress, req.headers);
+    // A clearance outranks the address: a shopper who passed the captcha is counted as itself,
+    // whoever shares its address. Without one, a shared address's own traffic goes to its budgets.
+    const clearance = p.readClearance(req.headers.cookie);
+    const group = clearance === undefined ? p.shared.groupOf(client.address) : undefined;
     const exchange = attachExchange(req, {
-      client: p.resolveClient(req.socket.remoteAddress, req.headers),
+      client,
+      key: clearance ? `clearance:${clearance.id}` : group ? group.key : client.key,
+      holder: clearance ? 'clearance' : group ? 'shared' : 'address',
       requestId: requestIdOf(req),
       startMs: performance.now(),
       upstreamMs: 0,
@@ -92,12 +99,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       return { exchange, route: MALFORMED };
     }
     const method = req.method ?? 'GET';
-    const route = p.classify(
-      method,
-      req.url ?? '/',
-      exchange.client.address,
-      overriddenMethods(req),
-    );
+    const route = p.classify(method, req.url ?? '/', client.address, overriddenMethods(req), group);
+    if (route.kind === 'counted') {
+      if (route.key !== undefined) exchange.key = route.key;
+      else if (clearance) metrics.clearanceRequests.inc();
+    }
     return { exchange, route };
   }
 
@@ -121,7 +127,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     // One store call; its failure is a fact for the policy (on_error), not an exception. It is
     // counted and logged once per outage by guardStore.
     store
-      .hit(exchange.client.key, limits, p.config.throttle.block, nowMs, quota)
+      .hit(exchange.key, limits, p.config.throttle.block, nowMs, quota)
       .then(decided, () => decided(null));
   }
 
@@ -179,7 +185,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     log.info({
       event: 'request',
       request_id: exchange.requestId,
-      client: exchange.client.key,
+      client: exchange.key,
       method: req.method,
       // The query is left out: it may carry tokens or personal data.
       path: query === -1 ? url : url.slice(0, query),
