@@ -36,7 +36,10 @@ export function mountClearancesApi(router: Router, deps: ClientsApiDeps): void {
     const config = deps.config();
     const until = now() + Math.max(config.clearance.ttl, config.throttle.block);
     await store.throttle(client, until);
-    log.info({ event: 'admin_throttled', client, throttled_until: iso(until) }, 'clearance revoked');
+    log.info(
+      { event: 'admin_throttled', client, throttled_until: iso(until) },
+      'clearance revoked',
+    );
     ctx.status = 204;
   });
 
