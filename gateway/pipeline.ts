@@ -10,6 +10,7 @@ import { createCsrfTokens } from './csrf/tokens.js';
 import type { Store } from './limiter/store.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { SigningKey } from './signing-key.js';
 import type { PolicyOptions } from './policy/decide.js';
 import { compileRoutes, type Classifier } from './policy/routes.js';
 import { createUpstreamProxy, type UpstreamProxy } from './proxy/proxy.js';
@@ -28,6 +29,8 @@ export interface PipelineDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly now: () => number;
+  /** Resolves `csrf.secret` to key bytes; made once per gateway, so reloads keep a random key. */
+  readonly signingKey: SigningKey;
   readonly isDraining: () => boolean;
   readonly onUpstreamError: (req: IncomingMessage) => void;
   readonly onUpstreamResponse: (req: IncomingMessage) => void;
@@ -50,7 +53,7 @@ export function buildPipeline(config: Config, deps: PipelineDeps, previous?: Pip
         onUpstreamResponse: deps.onUpstreamResponse,
       });
   const csrf = createCsrfTokens({
-    secret: config.csrf.secret,
+    key: deps.signingKey(config.csrf.secret),
     ttlMs: config.csrf.ttl,
     now: deps.now,
   });
@@ -76,6 +79,7 @@ export function keysNeedingRestart(running: Config, next: Config): string[] {
     ['admin.port', running.admin.port, next.admin.port],
     ['store', running.store, next.store],
     ['throttle.max_clients', running.throttle.max_clients, next.throttle.max_clients],
+    ['throttle.max_throttled', running.throttle.max_throttled, next.throttle.max_throttled],
   ];
   return fixed.filter(([, a, b]) => !isDeepStrictEqual(a, b)).map(([key]) => key);
 }

@@ -17,6 +17,7 @@ import type { Quota, Store, WindowLimit } from './limiter/store.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildPipeline, keysNeedingRestart, type Pipeline } from './pipeline.js';
+import { createSigningKey } from './signing-key.js';
 import { decide, type Decision } from './policy/decide.js';
 import type { Route } from './policy/routes.js';
 
@@ -70,6 +71,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics,
     log,
     now,
+    signingKey: createSigningKey(),
     isDraining: () => draining,
     onUpstreamError: (req: IncomingMessage) => {
       exchangeOf(req).outcome = 'upstream_error';
@@ -331,7 +333,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         listen: running.listen,
         admin: Object.freeze({ ...next.admin, host: running.admin.host, port: running.admin.port }),
         store: running.store,
-        throttle: Object.freeze({ ...next.throttle, max_clients: running.throttle.max_clients }),
+        throttle: Object.freeze({
+          ...next.throttle,
+          max_clients: running.throttle.max_clients,
+          max_throttled: running.throttle.max_throttled,
+        }),
       });
       const previous = pipeline;
       pipeline = buildPipeline(effective, deps, previous);
