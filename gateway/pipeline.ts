@@ -13,11 +13,11 @@ import { createHttpsTest } from './http/scheme.js';
 import type { Store } from './limiter/store.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { SigningKey } from './signing-key.js';
 import type { PolicyOptions } from './policy/decide.js';
 import { compileRoutes, type Classifier } from './policy/routes.js';
 import { compileSharedGroups, type SharedGroups } from './policy/shared-budgets.js';
 import { createUpstreamProxy, type UpstreamProxy } from './proxy/proxy.js';
-import { signingKey } from './signing-key.js';
 
 export interface Pipeline {
   readonly config: Config;
@@ -36,6 +36,8 @@ export interface PipelineDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly now: () => number;
+  /** Resolves `csrf.secret` to key bytes; made once per gateway, so reloads keep a random key. */
+  readonly signingKey: SigningKey;
   readonly isDraining: () => boolean;
   readonly onUpstreamError: (req: IncomingMessage) => void;
   readonly onUpstreamResponse: (req: IncomingMessage) => void;
@@ -58,13 +60,13 @@ export function buildPipeline(config: Config, deps: PipelineDeps, previous?: Pip
         onUpstreamResponse: deps.onUpstreamResponse,
       });
   const csrf = createCsrfTokens({
-    secret: config.csrf.secret,
+    key: deps.signingKey(config.csrf.secret),
     ttlMs: config.csrf.ttl,
     now: deps.now,
   });
   const clearances: ClearanceTokens | undefined = config.clearance.enabled
     ? createClearanceTokens({
-        key: signingKey(config.csrf.secret),
+        key: deps.signingKey(config.csrf.secret),
         ttlMs: config.clearance.ttl,
         now: deps.now,
       })
@@ -99,6 +101,7 @@ export function keysNeedingRestart(running: Config, next: Config): string[] {
     ['admin.port', running.admin.port, next.admin.port],
     ['store', running.store, next.store],
     ['throttle.max_clients', running.throttle.max_clients, next.throttle.max_clients],
+    ['throttle.max_throttled', running.throttle.max_throttled, next.throttle.max_throttled],
   ];
   return fixed.filter(([, a, b]) => !isDeepStrictEqual(a, b)).map(([key]) => key);
 }

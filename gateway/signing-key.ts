@@ -1,12 +1,16 @@
-// The key that signs what the gateway hands out (CSRF tokens, clearance cookies): the configured
-// secret, or one random key made once per process, so a reload does not void what is out there.
+// The HMAC key the gateway signs with (CSRF tokens, and any later signed value): the configured
+// secret's bytes, or one random key made once for the life of the process when none is set, so a
+// reload never invalidates what was signed before it.
 import { randomBytes } from 'node:crypto';
 
-let processKey: Buffer | undefined;
+/** The key bytes for `secret`; '' gives this process's one random 32-byte key. */
+export type SigningKey = (secret: string) => Buffer;
 
-/** `secret` as bytes; '' gives this process's random key (the same one on every call). */
-export function signingKey(secret: string): Buffer {
-  if (secret !== '') return Buffer.from(secret, 'utf8');
-  processKey ??= randomBytes(32);
-  return processKey;
+/** `random` is injectable for tests; the random key is made on first use and then kept. */
+export function createSigningKey(random: (bytes: number) => Buffer = randomBytes): SigningKey {
+  let processKey: Buffer | undefined;
+  return (secret) => {
+    if (secret !== '') return Buffer.from(secret, 'utf8');
+    return (processKey ??= random(32));
+  };
 }

@@ -148,6 +148,7 @@ export const configSchema = z
       window: duration('60s', { min: 1000 }),
       block: duration('15m', { min: 1000 }),
       max_clients: integer(1_000_000, 1, 100_000_000),
+      max_throttled: integer(100_000, 1, 100_000_000),
       exempt: section({
         paths: list(pathPrefix, ['/static/', '/media/']),
         clients: list(addressRange, []),

@@ -71,7 +71,11 @@ csrf: { secret: ${CSRF_SECRET}, ttl: 10m }
     },
   });
   const log = createLogger('debug', sink);
-  const csrf = createCsrfTokens({ secret: config.csrf.secret, ttlMs: config.csrf.ttl, now });
+  const csrf = createCsrfTokens({
+    key: Buffer.from(config.csrf.secret),
+    ttlMs: config.csrf.ttl,
+    now,
+  });
   const handle = createCaptchaApp({
     config,
     store,
@@ -558,7 +562,7 @@ describe('captcha app (CONTRACT §6)', () => {
 
       it('refuses a token of the right shape made with another secret', async () => {
         const other = createCsrfTokens({
-          secret: 'not-ours',
+          key: Buffer.from('not-ours'),
           ttlMs: 60_000,
           now: () => h.clock.now,
         });
