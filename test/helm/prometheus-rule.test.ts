@@ -12,7 +12,18 @@ import { createLogger } from '../../gateway/log.js';
 import { reloadFromFile } from '../../gateway/reload.js';
 import { OUTCOMES } from '../../gateway/request-metrics.js';
 import { startGateway } from '../helpers/gateway.js';
-import { ACTION, chartValues, isMap, readText, skeleton, templatesDir, valueAt } from './chart.js';
+import {
+  ACTION,
+  chartDir,
+  chartValues,
+  isMap,
+  readText,
+  skeleton,
+  templatesDir,
+  valueAt,
+  valuesWith,
+  yamlFiles,
+} from './chart.js';
 import { defaultMetrics, gatewayMetrics, metricNames, type MetricType } from './promql.js';
 
 const FILE = 'prometheusrule.yaml';
@@ -177,6 +188,23 @@ describe('helm chart PrometheusRule', () => {
           expect(after.startsWith(`{ ${SELECTOR_ACTION}`), line).to.equal(true);
       }
     }
+  });
+
+  it('reads only metrics the gateway exports in the additionalRules of the ci/ values', () => {
+    const extra = yamlFiles(path.join(chartDir, 'ci')).flatMap((file) => {
+      const rules = valueAt(valuesWith(file), 'metrics.prometheusRule.additionalRules');
+      return (Array.isArray(rules) ? rules.filter(isMap) : []).map((r) => ({
+        where: `ci/${path.basename(file)}: ${String(r.alert)}`,
+        expr: String(r.expr),
+      }));
+    });
+    expect(extra).to.have.length.greaterThan(0);
+    const unknown = extra.flatMap((r) =>
+      metricNames(r.expr)
+        .filter((name) => !known.has(name))
+        .map((name) => `${r.where}: ${name}`),
+    );
+    expect(unknown).to.deep.equal([]);
   });
 
   it('has balanced parentheses, braces and brackets in every expression', () => {

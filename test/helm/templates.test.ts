@@ -350,6 +350,39 @@ describe('helm chart templates: structure', () => {
     });
   });
 
+  describe('existingSecret and existingSecretKeys', () => {
+    const helpers = readText(path.join(templatesDir, '_helpers.tpl'));
+
+    it("reads each variable from existingSecret under its existingSecretKeys name, else the variable's", () => {
+      expect(helpers).to.include(
+        [
+          '      name: {{ $secretName }}',
+          '      {{- if $.Values.secret.existingSecret }}',
+          '      key: {{ index $.Values.secret.existingSecretKeys $key | default $env }}',
+          '      optional: true',
+          '      {{- else }}',
+          '      key: {{ $env }}',
+          '      {{- end }}',
+        ].join('\n'),
+      );
+      expect(get(values, 'secret.existingSecretKeys')).to.deep.equal({});
+    });
+
+    it('maps every value the chart takes as a secret, and nothing else', () => {
+      const block = /define "captcha-gateway\.secretKeys" -\}\}\n([\s\S]*?)\{\{- end/.exec(
+        helpers,
+      )?.[1];
+      const taken = (block ?? '')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(': ')[1]);
+      expect(taken).to.include('captchaSecret');
+      const schema = JSON.parse(readText(path.join(chartDir, 'values.schema.json'))) as unknown;
+      const mapped = valueAt(schema, 'properties.secret.properties.existingSecretKeys.properties');
+      expect(Object.keys(isMap(mapped) ? mapped : {}).sort()).to.deep.equal([...taken].sort());
+    });
+  });
+
   describe('_helpers.tpl', () => {
     const helpers = readText(path.join(templatesDir, '_helpers.tpl'));
 
