@@ -183,7 +183,7 @@ describe('helm chart templates: structure', () => {
       )?.[1];
       expect(body).to.include('{{- $probe := omit .probe "enabled" }}');
       expect(body).to.include(
-        '{{- if not (or $probe.httpGet $probe.tcpSocket $probe.exec $probe.grpc) }}\n{{- $_ := set $probe "httpGet" (dict "path" .path "port" "admin") }}',
+        '{{- if not (or (hasKey $probe "httpGet") (hasKey $probe "tcpSocket") (hasKey $probe "exec") (hasKey $probe "grpc")) }}\n{{- $_ := set $probe "httpGet" (dict "path" .path "port" "admin") }}',
       );
       // The schema lets exactly those handlers through.
       const schema = JSON.parse(readText(path.join(chartDir, 'values.schema.json'))) as unknown;

@@ -109,7 +109,7 @@ admin port unless the values bring their own handler. Called with (dict "probe" 
 */}}
 {{- define "captcha-gateway.probe" -}}
 {{- $probe := omit .probe "enabled" }}
-{{- if not (or $probe.httpGet $probe.tcpSocket $probe.exec $probe.grpc) }}
+{{- if not (or (hasKey $probe "httpGet") (hasKey $probe "tcpSocket") (hasKey $probe "exec") (hasKey $probe "grpc")) }}
 {{- $_ := set $probe "httpGet" (dict "path" .path "port" "admin") }}
 {{- end }}
 {{- toYaml $probe }}
