@@ -118,6 +118,15 @@ describe('helm chart PrometheusRule', () => {
     expect(valueAt(values, 'metrics.prometheusRule.enabled')).to.equal(false);
   });
 
+  it('fails rendering when every alert is off and there is no additional rule (an empty group)', () => {
+    expect(source).to.include(
+      '{{- if not (or $alertsOn .Values.metrics.prometheusRule.additionalRules) }}\n{{- fail "metrics.prometheusRule.enabled is true, but every alert',
+    );
+    expect(source).to.match(
+      /\{\{- range \$name, \$alert := \.Values\.metrics\.prometheusRule\.alerts \}\}\n\{\{- if \$alert\.enabled \}\}\n\{\{- \$alertsOn = append \$alertsOn \$name \}\}/,
+    );
+  });
+
   it('has one alert per value under metrics.prometheusRule.alerts, each on by default', () => {
     const alerts = valueAt(values, 'metrics.prometheusRule.alerts');
     expect(Object.keys(isMap(alerts) ? alerts : {})).to.deep.equal(Object.keys(ALERTS));
