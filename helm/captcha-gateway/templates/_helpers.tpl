@@ -125,6 +125,7 @@ admin.host
 admin.port
 store
 throttle.max_clients
+throttle.max_throttled
 {{- end }}
 
 {{/* The part of `config:` the gateway reads only at start, as YAML (what onConfigChange: reload checksums). */}}
