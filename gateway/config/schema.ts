@@ -62,6 +62,28 @@ const rule = z.strictObject({
   window: duration(REQUIRED, { min: 1000 }),
 });
 
+const name = checked(
+  REQUIRED,
+  (v) => /^[A-Za-z0-9_.-]{1,64}$/.test(v),
+  'a name of letters, digits, _ . or -',
+);
+
+/** One budget of a shared address's own traffic: its own count and its own throttle. */
+const budget = z.strictObject({
+  name,
+  path: pathPrefix.prefault('/'),
+  methods: list(method, []),
+  limit: integer(REQUIRED, 1, 1_000_000_000),
+  window: duration(REQUIRED, { min: 1000 }),
+});
+
+/** Addresses many clients share (a headless storefront's servers, an office or carrier NAT). */
+const sharedGroup = z.strictObject({
+  name,
+  addresses: list(addressRange, []),
+  budgets: list(budget, []),
+});
+
 const languageTexts = z.strictObject({
   title: text(REQUIRED),
   submit: text(REQUIRED),
@@ -126,6 +148,7 @@ export const configSchema = z
       window: duration('60s', { min: 1000 }),
       block: duration('15m', { min: 1000 }),
       max_clients: integer(1_000_000, 1, 100_000_000),
+      max_throttled: integer(100_000, 1, 100_000_000),
       exempt: section({
         paths: list(pathPrefix, ['/static/', '/media/']),
         clients: list(addressRange, []),
@@ -133,6 +156,21 @@ export const configSchema = z
       rules: list(rule, [
         { name: 'login', path: '/users/login/', methods: ['POST'], limit: 10, window: '60s' },
       ]),
+      shared: list(sharedGroup, []),
+    }),
+    clearance: section({
+      enabled: boolean(true),
+      cookie: checked(
+        'cgw_clearance',
+        (v) => /^[A-Za-z0-9_-]{1,64}$/.test(v),
+        'a cookie name of letters, digits, _ or -',
+      ),
+      ttl: duration('30m', { min: 60_000 }),
+      domain: checked(
+        '',
+        (v) => v === '' || /^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(v),
+        'a domain name such as shop.example, or "" for this host only',
+      ),
     }),
     captcha: section({
       provider: oneOf(PROVIDERS, 'recaptcha'),
@@ -242,6 +280,7 @@ export const configSchema = z
       }
       names.add(r.name);
     });
+    checkSharedGroups(config.throttle.shared, ctx);
     // Node refuses to start a server whose header deadline outlasts its whole-request deadline.
     if (config.listen.headers_timeout > config.listen.request_timeout) {
       ctx.addIssue({
@@ -258,6 +297,42 @@ export const configSchema = z
       });
     }
   });
+
+/** Unique group names, at least one address each, unique budget names within a group. */
+function checkSharedGroups(
+  groups: readonly z.output<typeof sharedGroup>[],
+  ctx: z.RefinementCtx,
+): void {
+  const names = new Set<string>();
+  groups.forEach((group, i) => {
+    if (names.has(group.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['throttle', 'shared', i, 'name'],
+        message: `${JSON.stringify(group.name)} is used by an earlier group (names must be unique)`,
+      });
+    }
+    names.add(group.name);
+    if (group.addresses.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['throttle', 'shared', i, 'addresses'],
+        message: 'must list at least one address, CIDR or range name',
+      });
+    }
+    const budgets = new Set<string>();
+    group.budgets.forEach((b, j) => {
+      if (budgets.has(b.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['throttle', 'shared', i, 'budgets', j, 'name'],
+          message: `${JSON.stringify(b.name)} is used by an earlier budget of this group`,
+        });
+      }
+      budgets.add(b.name);
+    });
+  });
+}
 
 type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]

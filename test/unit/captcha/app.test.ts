@@ -71,8 +71,20 @@ csrf: { secret: ${CSRF_SECRET}, ttl: 10m }
     },
   });
   const log = createLogger('debug', sink);
-  const csrf = createCsrfTokens({ secret: config.csrf.secret, ttlMs: config.csrf.ttl, now });
-  const handle = createCaptchaApp({ config, store, metrics, csrf, now, log }).callback();
+  const csrf = createCsrfTokens({
+    key: Buffer.from(config.csrf.secret),
+    ttlMs: config.csrf.ttl,
+    now,
+  });
+  const handle = createCaptchaApp({
+    config,
+    store,
+    metrics,
+    csrf,
+    now,
+    log,
+    isHttps: () => false,
+  }).callback();
   const exchanges: Exchange[] = [];
 
   // Stands in for the gateway's server: the client is whoever x-test-client names.
@@ -80,9 +92,12 @@ csrf: { secret: ${CSRF_SECRET}, ttl: 10m }
     if (req.headers['x-test-no-exchange'] === undefined) {
       const text = String(req.headers['x-test-client'] ?? '203.0.113.7');
       const address = ipaddr.parse(text);
+      const key = ipKey(address, 64);
       exchanges.push(
         attachExchange(req, {
-          client: { address, text, key: ipKey(address, 64) },
+          client: { address, text, key },
+          key,
+          holder: 'address',
           requestId: 'test-request',
           startMs: 0,
           upstreamMs: 0,
@@ -547,7 +562,7 @@ describe('captcha app (CONTRACT §6)', () => {
 
       it('refuses a token of the right shape made with another secret', async () => {
         const other = createCsrfTokens({
-          secret: 'not-ours',
+          key: Buffer.from('not-ours'),
           ttlMs: 60_000,
           now: () => h.clock.now,
         });
