@@ -60,8 +60,9 @@ export function pageStyle(accent: string): string {
     'margin-top:1.5rem;padding-top:1rem;border-top:1px solid #e5e5ea;font-size:.875rem;' +
     'color:#545458}' +
     'footer p{margin:0;min-width:0}' +
-    'code{font:.8125rem/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;' +
-    'overflow-wrap:anywhere}' +
+    // The reference: kept whole on its own line when it fits, selected whole by one click.
+    'code{display:inline-block;max-width:100%;font:.8125rem/1.5 ui-monospace,SFMono-Regular,' +
+    'Menlo,Consolas,monospace;overflow-wrap:anywhere;user-select:all}' +
     `a{color:${link}}` +
     // Narrow phones: less padding, so a 304 px widget still fits inside the card at 360 px.
     '@media (max-width:420px){body{padding:.75rem .5rem}main{padding:1.25rem 1rem 1rem}}'
