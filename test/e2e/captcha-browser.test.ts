@@ -271,8 +271,9 @@ describe('e2e: the captcha flow in headless Chromium', function () {
   }
 
   it('fits a 360 px screen even with the longest request id a client may send', async () => {
-    // The gateway keeps a client's X-Request-Id of up to 128 characters: one unbroken word.
-    const longId = `${'a1B2-c3D4.'.repeat(12)}e5F6g7H8`;
+    // The gateway keeps a client's X-Request-Id of up to 128 characters: one word with no hyphen
+    // or dot where a line could break.
+    const longId = `${'a1B2c3D4e5'.repeat(12)}F6g7H8i9`;
     expect(longId).to.have.length(128);
     const { page } = await openPage('tr', 'mobile', { 'x-request-id': longId });
     const response = await openCaptchaPage(page, SHOP_PAGE);
