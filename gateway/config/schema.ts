@@ -62,9 +62,18 @@ const rule = z.strictObject({
   window: duration(REQUIRED, { min: 1000 }),
 });
 
-// What the captcha page may load or link to: an https URL, or a path on this site. A path must
-// not start with // or /\ (a browser reads both as another host); no spaces or control characters.
+// What the captcha page may load or link to: an https URL, or a path on this site (a support
+// link may also be a mailto: address). A path must not start with // or /\ (a browser reads both
+// as another host). No spaces or control characters anywhere: the URL parser would drop some of
+// them, the page would not.
+// eslint-disable-next-line no-control-regex
+const SITE_PATH = /^\/(?![/\\])[^\s\\\u0000-\u001f\u007f]*$/;
+// eslint-disable-next-line no-control-regex
+const SPACE_OR_CONTROL = /[\s\u0000-\u001f\u007f]/;
+const isSitePath = (value: string): boolean => SITE_PATH.test(value);
+const isMailto = (value: string): boolean => /^mailto:[^\s<>"'\\]+@[^\s<>"'\\]+$/i.test(value);
 const isHttpsUrl = (value: string): boolean => {
+  if (SPACE_OR_CONTROL.test(value)) return false;
   try {
     const url = new URL(value);
     return (
@@ -74,10 +83,6 @@ const isHttpsUrl = (value: string): boolean => {
     return false;
   }
 };
-// eslint-disable-next-line no-control-regex
-const SITE_PATH = /^\/(?![/\\])[^\s\\\u0000-\u001f\u007f]*$/;
-const isSitePath = (value: string): boolean => SITE_PATH.test(value);
-const isMailto = (value: string): boolean => /^mailto:[^\s<>"'\\]+@[^\s<>"'\\]+$/i.test(value);
 
 /** A text the page shows: required, and not blank. */
 const pageText = checked(REQUIRED, (v) => v.trim() !== '', 'a text that is not blank');
