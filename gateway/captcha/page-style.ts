@@ -6,8 +6,12 @@ const WHITE = '#ffffff';
 // WCAG AA for normal text.
 const READABLE_CONTRAST = 4.5;
 
-/** `#abc` or `#aabbcc` (checked by the config) as `#aabbcc`, lower case. */
+const HEX_COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
+
+/** `#abc` or `#aabbcc` as `#aabbcc`, lower case; anything else throws (the config checks it). */
 export function longHex(color: string): string {
+  // Written into the stylesheet as it is: a second check where it matters, not only in the config.
+  if (!HEX_COLOR.test(color)) throw new Error(`not a CSS hex colour: ${JSON.stringify(color)}`);
   const hex = color.slice(1).toLowerCase();
   return hex.length === 3 ? `#${[...hex].map((c) => c + c).join('')}` : `#${hex}`;
 }
@@ -29,7 +33,7 @@ export function contrast(a: string, b: string): number {
 
 /**
  * The page's only styling, inline so it costs no request and allowed by its hash in the CSP (no
- * 'unsafe-inline'). `accent` must be a CSS hex colour: it is written into the CSS as it is.
+ * 'unsafe-inline'). `accent` must be a CSS hex colour (anything else throws).
  * A calm card that leaves room for a 304 px widget (reCAPTCHA's) on a 360 px screen.
  */
 export function pageStyle(accent: string): string {

@@ -89,6 +89,11 @@ describe('page style colours', () => {
     expect(longHex('#1A5FD0')).to.equal('#1a5fd0');
   });
 
+  it('refuses to write anything but a hex colour into the stylesheet, whatever the caller', () => {
+    expect(() => longHex('#000;}body{background:url(//evil.example)')).to.throw(/not a CSS hex/);
+    expect(() => longHex('red')).to.throw(/not a CSS hex/);
+  });
+
   it('computes the WCAG contrast ratio', () => {
     expect(contrast('#000000', '#ffffff')).to.be.closeTo(21, 1e-9);
     expect(contrast('#ffffff', '#ffffff')).to.equal(1);
