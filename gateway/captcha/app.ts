@@ -70,6 +70,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     provider,
     siteKey: captcha.site_key,
     languages: captcha.languages,
+    page: captcha.page,
   });
   const pickLanguage = createLanguagePicker(
     Object.keys(captcha.languages),
@@ -120,7 +121,8 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     ctx.set('Content-Security-Policy', csp);
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Content-Type', HTML_TYPE);
-    ctx.body = renderer.page(language, token, next, failed);
+    const requestId = exchangeOf(ctx.req).requestId;
+    ctx.body = renderer.page(language, { token, next, failed, requestId });
   };
 
   /**
@@ -139,7 +141,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     const language = pickLanguage(headers['accept-language'] || undefined);
     const html = prefersHtml(headers.accept || undefined);
     const body = html
-      ? renderer.page(language, token, next, false)
+      ? renderer.page(language, { token, next, failed: false, requestId: exchange.requestId })
       : renderer.json(language, token, next);
     const head = [
       ...COMMON_HEADERS,

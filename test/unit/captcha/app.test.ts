@@ -199,7 +199,9 @@ describe('captcha app (CONTRACT §6)', () => {
       expect(res.status).to.equal(200);
       expect(res.headers.get('content-type')).to.match(/^application\/json/);
       const { html } = (await res.json()) as { html: string };
-      expect(html).to.match(/^<h1 class="auth__form__title">\n {2}DEVAM ETMEK İÇİN\n<\/h1>/);
+      expect(html).to.match(
+        /^<h1 class="auth__form__title">\n {2}Devam etmek için insan olduğunuzu doğrulayın\n<\/h1>/,
+      );
       expect(lastOutcome()).to.equal('captcha_page');
     });
 
@@ -252,15 +254,17 @@ describe('captcha app (CONTRACT §6)', () => {
       }
     });
 
+    const TR_HEADING = 'Devam etmek için insan olduğunuzu doğrulayın';
+    const EN_HEADING = 'Confirm you are human to continue';
     const languages: [string, string][] = [
-      ['tr', 'DEVAM ETMEK İÇİN'],
-      ['tr-TR,tr;q=0.9,en;q=0.8', 'DEVAM ETMEK İÇİN'],
-      ['en', 'TO CONTINUE'],
-      ['en-US,en;q=0.9', 'TO CONTINUE'],
-      ['de-DE, en;q=0.7, tr;q=0.5', 'TO CONTINUE'],
-      ['tr;q=0.4, en;q=0.6', 'TO CONTINUE'],
-      ['de, fr', 'DEVAM ETMEK İÇİN'],
-      ['en;q=0, tr;q=0.1', 'DEVAM ETMEK İÇİN'],
+      ['tr', TR_HEADING],
+      ['tr-TR,tr;q=0.9,en;q=0.8', TR_HEADING],
+      ['en', EN_HEADING],
+      ['en-US,en;q=0.9', EN_HEADING],
+      ['de-DE, en;q=0.7, tr;q=0.5', EN_HEADING],
+      ['tr;q=0.4, en;q=0.6', EN_HEADING],
+      ['de, fr', TR_HEADING],
+      ['en;q=0, tr;q=0.1', TR_HEADING],
     ];
     for (const [acceptLanguage, title] of languages) {
       it(`shows "${title}" for Accept-Language: ${acceptLanguage}`, async () => {
