@@ -5,7 +5,7 @@
 // page data carries neither.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { startGateway, type RunningGateway, type StartOptions } from '../helpers/gateway.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { deleteKeys, needRedis, randomPrefix, REDIS_URL } from '../helpers/redis-server.js';
 import { startSiteverify, type SiteverifyServer } from '../helpers/siteverify-server.js';
 import {
@@ -129,11 +129,10 @@ describe('behind a headless storefront (@akinon/next 1.24.0, config/examples/pro
     await siteverify?.close();
   });
 
-  async function start(store = '', options: StartOptions = {}): Promise<RunningGateway> {
+  async function start(store = ''): Promise<RunningGateway> {
     return startGateway(gatewayYaml(upstream.url, siteverify.url, store), {
       now: clock.now,
       env: SECRETS,
-      ...options,
     });
   }
 
