@@ -62,7 +62,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { log } = options;
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? createMetrics();
-  const store = guardStore(options.store ?? createStore(options.config), { log, metrics });
+  const store = guardStore(options.store ?? createStore(options.config, log), { log, metrics });
   metrics.countThrottledWith(() => store.countThrottled(now()));
   let draining = false;
 
