@@ -277,10 +277,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     handle,
   );
   publicServer.on('upgrade', upgrade);
-  // Every header line parsed is kept (0: no count limit; Node's 16 KiB header size still bounds
-  // the head), so framingProblem sees them all and answers too many with 431. Node's default
-  // drops lines past about a thousand unseen, a second Host or Transfer-Encoding among them.
-  publicServer.maxHeadersCount = 0;
   publicServer.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
     handle(req, res, true),
   );
