@@ -17,9 +17,9 @@ import type { Quota, Store, WindowLimit } from './limiter/store.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildPipeline, keysNeedingRestart, type Pipeline } from './pipeline.js';
-import { createSigningKey } from './signing-key.js';
 import { decide, type Decision } from './policy/decide.js';
 import type { Route } from './policy/routes.js';
+import { createSigningKey } from './signing-key.js';
 
 export interface GatewayOptions {
   readonly config: Config;
