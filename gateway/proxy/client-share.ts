@@ -53,7 +53,11 @@ export function limitPerClient(proxy: UpstreamProxy, options: ClientShareOptions
       const key = options.clientOf(req);
       if (!take(key)) {
         options.onRefused?.(req);
-        const headers: Record<string, string> = { 'retry-after': RETRY_AFTER_S };
+        // Closed after the answer: a body the gateway will not read must not hold the connection.
+        const headers: Record<string, string> = {
+          'retry-after': RETRY_AFTER_S,
+          connection: 'close',
+        };
         if (requestId !== undefined) headers['x-request-id'] = requestId;
         return sendJson(res, 503, BUSY, headers);
       }
