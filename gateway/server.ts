@@ -85,7 +85,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     onUpstreamResponse: (req: IncomingMessage) => {
       exchangeOf(req).upstreamMs = performance.now();
     },
-    onBound: (_req: IncomingMessage, bound: string) => metrics.bounds.inc({ bound }),
+    onBound: (req: IncomingMessage, bound: string) => {
+      metrics.bounds.inc({ bound });
+      // An upgrade over the client's share is answered 503 on its raw socket (client-share.ts).
+      const exchange = findExchange(req);
+      if (bound === 'client_upstream_requests' && exchange && req.headers.upgrade !== undefined) {
+        exchange.upgradeStatus = 503;
+      }
+    },
     onUpgradeAnswered: (req: IncomingMessage, status: number) => {
       const exchange = exchangeOf(req);
       exchange.upstreamMs = performance.now();
