@@ -38,8 +38,8 @@ export interface PipelineDeps {
   readonly onBound: (req: IncomingMessage, bound: IdleBound | 'client_upstream_requests') => void;
   readonly onUpgradeAnswered: (req: IncomingMessage, status: number) => void;
   readonly onTunnelClosed: (req: IncomingMessage) => void;
-  /** The key a request's client is counted under for its share of the upstream. */
-  readonly clientOf: (req: IncomingMessage) => string;
+  /** The key a request's client is counted under for its share of the upstream, if any. */
+  readonly clientOf: (req: IncomingMessage) => string | undefined;
 }
 
 /** Builds the pipeline for `config`, reusing the previous one's upstream pool when it can. */

@@ -100,8 +100,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (status === 101) metrics.tunnelsOpen.inc();
     },
     onTunnelClosed: () => metrics.tunnelsOpen.dec(),
-    clientOf: (req: IncomingMessage) =>
-      findExchange(req)?.client.key ?? req.socket.remoteAddress ?? '',
+    // A trusted proxy's own requests (no client header) are everyone's: not held to one share.
+    clientOf: (req: IncomingMessage) => {
+      const client = findExchange(req)?.client;
+      if (client === undefined) return req.socket.remoteAddress ?? '';
+      return pipeline.trusted.has(client.address) ? undefined : client.key;
+    },
   };
   let pipeline: Pipeline = buildPipeline(options.config, deps);
 

@@ -2,6 +2,8 @@
 // proxied requests and WebSocket tunnels in flight per client, never more than half the pool. A
 // client that stalls its uploads or leaves its downloads unread then cannot keep anyone else
 // from being served, on any path, exempt ones included; the next one gets 503 with Retry-After.
+// A trusted proxy's own requests (a storefront's server-side fetches carry no client address)
+// are not bounded: they are everyone's.
 import type { IncomingMessage } from 'node:http';
 import { closeWhenFlushed } from '../http/close-when-flushed.js';
 import { sendJson } from '../http/send.js';
@@ -12,8 +14,11 @@ export interface ClientShareOptions {
   readonly limit: number;
   /** upstream.max_sockets */
   readonly maxSockets: number;
-  /** The key the client is counted under (the limiter's client key). */
-  readonly clientOf: (req: IncomingMessage) => string;
+  /**
+   * The key the client is counted under (the limiter's client key); undefined for a request that
+   * is not bounded (one a trusted proxy makes itself).
+   */
+  readonly clientOf: (req: IncomingMessage) => string | undefined;
   /** Called for each request or upgrade refused. Must not throw. */
   readonly onRefused?: (req: IncomingMessage) => void;
   /** How long a refused upgrade's answer may wait for a client that does not read it. */
@@ -51,6 +56,7 @@ export function limitPerClient(proxy: UpstreamProxy, options: ClientShareOptions
       // Gone already: its 'close' may have passed, and the proxy only tidies up.
       if (res.destroyed) return proxy.web(req, res, requestId);
       const key = options.clientOf(req);
+      if (key === undefined) return proxy.web(req, res, requestId);
       if (!take(key)) {
         options.onRefused?.(req);
         // Closed after the answer: a body the gateway will not read must not hold the connection.
@@ -68,6 +74,7 @@ export function limitPerClient(proxy: UpstreamProxy, options: ClientShareOptions
     ws(req, socket, head, requestId) {
       if (socket.destroyed) return proxy.ws(req, socket, head, requestId);
       const key = options.clientOf(req);
+      if (key === undefined) return proxy.ws(req, socket, head, requestId);
       if (!take(key)) {
         options.onRefused?.(req);
         socket.on('error', () => socket.destroy());

@@ -257,6 +257,34 @@ describe('one client cannot take the shop down', function () {
   });
 });
 
+describe("a client's share of the upstream", function () {
+  this.timeout(15_000);
+
+  it("holds a client behind a trusted proxy to half the pool, but not the proxy's own requests", async () => {
+    const upstream = await startUpstream();
+    // Loopback is a trusted proxy here: X-Forwarded-For names the client.
+    const gw = await startGateway(
+      `upstream: { url: "${upstream.url}", max_sockets: 4 }\nthrottle: { limit: 1000000, rules: [] }`,
+    );
+    try {
+      const statuses = (headers: Record<string, string>) =>
+        Promise.all(
+          Array.from({ length: 4 }, (_, i) =>
+            fetch(`${gw.url}/delay?ms=300&n=${i}`, { headers }).then((res) => res.status),
+          ),
+        );
+      const shopper = await statuses({ 'x-forwarded-for': '203.0.113.9' });
+      expect(shopper.filter((s) => s === 200)).to.have.length(2);
+      expect(shopper.filter((s) => s === 503)).to.have.length(2);
+      // A storefront's server-side fetches name no client: they are everyone's.
+      expect(await statuses({})).to.deep.equal([200, 200, 200, 200]);
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});
+
 describe('WebSocket upgrades cannot leak sockets', function () {
   this.timeout(30_000);
 
