@@ -67,8 +67,9 @@ export function limitPerClient(proxy: UpstreamProxy, options: ClientShareOptions
         if (requestId !== undefined) headers['x-request-id'] = requestId;
         return sendJson(res, 503, BUSY, headers);
       }
-      // A response closes once, however it ends: answered, cut, or the client gone.
-      res.once('close', () => give(key));
+      // A response closes once, however it ends (answered, cut, or the client gone): `on` spares
+      // the wrapper `once` would allocate.
+      res.on('close', () => give(key));
       proxy.web(req, res, requestId);
     },
     ws(req, socket, head, requestId) {

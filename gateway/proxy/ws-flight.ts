@@ -74,7 +74,9 @@ export class WsFlight {
     socket.write(headBlock(`HTTP/1.1 ${status} ${res.statusMessage ?? ''}`, headers));
     res.on('error', () => socket.destroy());
     res.pipe(socket, { end: false });
-    res.once('end', () => closeWhenFlushed(socket as Socket, this.hooks.sendTimeoutMs));
+    res.once('end', () => closeWhenFlushed(socket, this.hooks.sendTimeoutMs));
+    // A client that stops reading the answer midway is cut like any other (send_timeout).
+    (socket as Socket).setTimeout(this.hooks.sendTimeoutMs, () => socket.destroy());
     // Reads and drops whatever the client still sends, so the close is a FIN rather than a
     // reset, which could destroy the answer before the client read it.
     socket.resume();

@@ -42,7 +42,7 @@ describe('upstream faults in the request log', function () {
     const upstream = await startUpstream();
     const log = captureLog();
     const gw = await startGateway(
-      `upstream: { url: "${upstream.url}", timeout: 200ms }\nlog: { level: info }`,
+      `upstream: { url: "${upstream.url}", timeout: 1s }\nlog: { level: info }`,
       { logTo: log },
     );
     try {
