@@ -16,7 +16,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 const ATTACKER = '127.0.0.1';
 const VICTIM = '127.0.0.2';
 /** listen.headers_timeout, body_timeout and send_timeout of the gateway under attack. */
-const IDLE_MS = 500;
+const IDLE_MS = 1000;
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
