@@ -16,6 +16,12 @@ export interface Metrics {
   readonly clearancesGranted: Counter;
   /** Requests counted under a clearance rather than an address. */
   readonly clearanceRequests: Counter;
+  /** gateway_bounds_enforced_total: a per-client bound or an idle timeout refused or cut. */
+  readonly bounds: Counter<'bound'>;
+  /** gateway_connections_open: public connections open, WebSocket tunnels included. */
+  readonly connectionsOpen: Gauge;
+  /** gateway_tunnels_open: WebSocket tunnels open. */
+  readonly tunnelsOpen: Gauge;
   /** Where `gateway_throttled_clients` is read from at each scrape (the store). */
   countThrottledWith(source: () => Promise<number>): void;
 }
@@ -66,6 +72,22 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
     clearanceRequests: new Counter({
       name: 'gateway_clearance_requests_total',
       help: 'Requests counted under a clearance instead of their address',
+      registers,
+    }),
+    bounds: new Counter({
+      name: 'gateway_bounds_enforced_total',
+      help: 'Connections refused, requests refused or exchanges cut by a per-client bound or an idle timeout, by bound',
+      labelNames: ['bound'],
+      registers,
+    }),
+    connectionsOpen: new Gauge({
+      name: 'gateway_connections_open',
+      help: 'Public connections open, WebSocket tunnels included',
+      registers,
+    }),
+    tunnelsOpen: new Gauge({
+      name: 'gateway_tunnels_open',
+      help: 'WebSocket tunnels open',
       registers,
     }),
     countThrottledWith(source) {

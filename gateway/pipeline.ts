@@ -17,7 +17,8 @@ import type { SigningKey } from './signing-key.js';
 import type { PolicyOptions } from './policy/decide.js';
 import { compileRoutes, type Classifier } from './policy/routes.js';
 import { compileSharedGroups, type SharedGroups } from './policy/shared-budgets.js';
-import { createUpstreamProxy, type UpstreamProxy } from './proxy/proxy.js';
+import { limitPerClient } from './proxy/client-share.js';
+import { createUpstreamProxy, type IdleBound, type UpstreamProxy } from './proxy/proxy.js';
 
 export interface Pipeline {
   readonly config: Config;
@@ -26,6 +27,8 @@ export interface Pipeline {
   readonly readClearance: ClearanceReader;
   readonly shared: SharedGroups;
   readonly classify: Classifier;
+  /** `client_ip.trusted_proxies`: their connections are not held to a per-client bound. */
+  readonly trusted: AddressSet;
   readonly policy: PolicyOptions;
   readonly captcha: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   readonly proxy: UpstreamProxy;
@@ -39,8 +42,14 @@ export interface PipelineDeps {
   /** Resolves `csrf.secret` to key bytes; made once per gateway, so reloads keep a random key. */
   readonly signingKey: SigningKey;
   readonly isDraining: () => boolean;
-  readonly onUpstreamError: (req: IncomingMessage) => void;
+  readonly onUpstreamError: (req: IncomingMessage, kind: string, cause: string) => void;
   readonly onUpstreamResponse: (req: IncomingMessage) => void;
+  /** A per-client bound or client-side idle timeout refused or cut an exchange. */
+  readonly onBound: (req: IncomingMessage, bound: IdleBound | 'client_upstream_requests') => void;
+  readonly onUpgradeAnswered: (req: IncomingMessage, status: number) => void;
+  readonly onTunnelClosed: (req: IncomingMessage) => void;
+  /** The key a request's client is counted under for its share of the upstream, if any. */
+  readonly clientOf: (req: IncomingMessage) => string | undefined;
 }
 
 /** Builds the pipeline for `config`, reusing the previous one's upstream pool when it can. */
@@ -50,15 +59,33 @@ export function buildPipeline(config: Config, deps: PipelineDeps, previous?: Pip
     previous !== undefined &&
     isDeepStrictEqual(previous.config.upstream, config.upstream) &&
     isDeepStrictEqual(previous.config.client_ip.trusted_proxies, config.client_ip.trusted_proxies);
+  const { listen, upstream } = config;
   const proxy = sameUpstream
     ? previous.proxy
-    : createUpstreamProxy({
-        upstream: config.upstream,
-        trusted,
-        isDraining: deps.isDraining,
-        onUpstreamError: deps.onUpstreamError,
-        onUpstreamResponse: deps.onUpstreamResponse,
-      });
+    : limitPerClient(
+        createUpstreamProxy({
+          upstream,
+          clientTimeouts: {
+            bodyMs: listen.body_timeout,
+            sendMs: listen.send_timeout,
+            tunnelIdleMs: listen.tunnel_idle_timeout,
+          },
+          trusted,
+          isDraining: deps.isDraining,
+          onUpstreamError: deps.onUpstreamError,
+          onUpstreamResponse: deps.onUpstreamResponse,
+          onIdleBound: deps.onBound,
+          onUpgradeAnswered: deps.onUpgradeAnswered,
+          onTunnelClosed: deps.onTunnelClosed,
+        }),
+        {
+          limit: upstream.max_requests_per_client,
+          maxSockets: upstream.max_sockets,
+          clientOf: deps.clientOf,
+          onRefused: (req) => deps.onBound(req, 'client_upstream_requests'),
+          sendTimeoutMs: listen.send_timeout,
+        },
+      );
   const csrf = createCsrfTokens({
     key: deps.signingKey(config.csrf.secret),
     ttlMs: config.csrf.ttl,
@@ -81,6 +108,7 @@ export function buildPipeline(config: Config, deps: PipelineDeps, previous?: Pip
     readClearance: createClearanceReader(clearances, config.clearance.cookie),
     shared: compileSharedGroups(config),
     classify: compileRoutes(config, new AddressSet(config.throttle.exempt.clients)),
+    trusted,
     policy: { mode: config.throttle.mode, onStoreError: config.store.redis.on_error },
     captcha: createCaptchaApp({
       ...deps,

@@ -1,12 +1,18 @@
 // Builds the gateway: the public server whose request path reads top to bottom in `handle`, and
 // the admin server. The one place where the order of steps is fixed.
 import { randomUUID } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, {
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createAdminApp } from './admin/app.js';
 import type { Config } from './config/schema.js';
+import { limitClientConnections } from './http/client-connections.js';
+import { closeWhenFlushed } from './http/close-when-flushed.js';
 import { trackConnections } from './http/connections.js';
-import { attachExchange, exchangeOf, type Exchange } from './http/exchange.js';
+import { attachExchange, exchangeOf, findExchange, type Exchange } from './http/exchange.js';
 import { framingProblem, overriddenMethods } from './http/framing.js';
 import { sendJson } from './http/send.js';
 import { setRateLimitHeaders } from './http/ratelimit-headers.js';
@@ -18,6 +24,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildPipeline, keysNeedingRestart, type Pipeline } from './pipeline.js';
 import { decide, type Decision } from './policy/decide.js';
+import { replayWithoutUpgrade } from './http/replay-request.js';
 import type { Route } from './policy/routes.js';
 import { createSigningKey } from './signing-key.js';
 
@@ -56,6 +63,7 @@ const REFUSALS = {
 
 /** A route, or a request refused before it is classified (http/framing.ts). */
 type Triage = Route | { readonly kind: 'refused'; readonly status: keyof typeof REFUSALS };
+const NO_HEADERS: IncomingHttpHeaders = {};
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 export function createGateway(options: GatewayOptions): Gateway {
@@ -73,11 +81,36 @@ export function createGateway(options: GatewayOptions): Gateway {
     now,
     signingKey: createSigningKey(),
     isDraining: () => draining,
-    onUpstreamError: (req: IncomingMessage) => {
-      exchangeOf(req).outcome = 'upstream_error';
+    onUpstreamError: (req: IncomingMessage, _kind: string, cause: string) => {
+      const exchange = exchangeOf(req);
+      exchange.outcome = 'upstream_error';
+      exchange.upstreamError = cause;
     },
     onUpstreamResponse: (req: IncomingMessage) => {
       exchangeOf(req).upstreamMs = performance.now();
+    },
+    onBound: (req: IncomingMessage, bound: string) => {
+      metrics.bounds.inc({ bound });
+      // An upgrade over the client's share is answered 503 on its raw socket (client-share.ts).
+      const exchange = findExchange(req);
+      if (bound === 'client_upstream_requests' && exchange && req.headers.upgrade !== undefined) {
+        exchange.upgradeStatus = 503;
+      }
+    },
+    onUpgradeAnswered: (req: IncomingMessage, status: number) => {
+      const exchange = exchangeOf(req);
+      exchange.upstreamMs = performance.now();
+      exchange.upgradeStatus = status;
+      if (status === 101) metrics.tunnelsOpen.inc();
+    },
+    onTunnelClosed: () => metrics.tunnelsOpen.dec(),
+    // A trusted proxy's own requests (no client header) are everyone's: not held to one share.
+    // A clearance is its own client here too, so shoppers behind one NAT do not share one share.
+    clientOf: (req: IncomingMessage) => {
+      const exchange = findExchange(req);
+      if (exchange === undefined) return req.socket.remoteAddress ?? '';
+      if (exchange.holder === 'clearance') return exchange.key;
+      return pipeline.trusted.has(exchange.client.address) ? undefined : exchange.client.key;
     },
   };
   let pipeline: Pipeline = buildPipeline(options.config, deps);
@@ -218,21 +251,35 @@ export function createGateway(options: GatewayOptions): Gateway {
         exchange.upstreamMs === 0
           ? undefined
           : Math.round((exchange.upstreamMs - exchange.startMs) * 1e3) / 1e3,
+      upstream_error: exchange.upstreamError,
     });
   }
 
-  /** A WebSocket upgrade takes the same path as a request, and counts as one. */
+  /**
+   * A WebSocket upgrade takes the same path as a request, and counts as one; any other upgrade
+   * (h2c) is answered as the plain HTTP/1.1 request it also is, never tunnelled.
+   */
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!isWebSocketHandshake(req)) return replayWithoutUpgrade(publicServer, req, socket, head);
     const p = pipeline;
     socket.on('error', () => socket.destroy());
     const { exchange, route } = triage(p, req);
-    socket.once('close', () => metrics.requests.count(exchange.outcome));
+    socket.once('close', () => finishUpgrade(exchange, req));
+    const refuseUpgrade = (status: number, text: string): void => {
+      exchange.upgradeStatus = status;
+      closeWhenFlushed(
+        socket,
+        listen.send_timeout,
+        `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n`,
+      );
+    };
     switch (route.kind) {
       case 'refused':
-        return refuseUpgrade(socket, route.status, http.STATUS_CODES[route.status]!);
+        exchange.outcome = 'refused';
+        return refuseUpgrade(route.status, http.STATUS_CODES[route.status]!);
       case 'captcha':
         exchange.outcome = 'refused';
-        return refuseUpgrade(socket, 400, 'Bad Request');
+        return refuseUpgrade(400, 'Bad Request');
       case 'exempt':
         exchange.outcome = 'exempt';
         return p.proxy.ws(req, socket, head, exchange.requestId);
@@ -242,9 +289,9 @@ export function createGateway(options: GatewayOptions): Gateway {
             case 'proxy':
               return p.proxy.ws(req, socket, head, exchange.requestId);
             case 'intercept':
-              return refuseUpgrade(socket, 429, 'Too Many Requests');
+              return refuseUpgrade(429, 'Too Many Requests');
             case 'unavailable':
-              return refuseUpgrade(socket, 503, 'Service Unavailable');
+              return refuseUpgrade(503, 'Service Unavailable');
           }
         });
     }
@@ -268,6 +315,25 @@ export function createGateway(options: GatewayOptions): Gateway {
     );
   }
 
+  /** One log line per upgrade, when its socket closes: a tunnel's line spans its whole life. */
+  function finishUpgrade(exchange: Exchange, req: IncomingMessage): void {
+    metrics.requests.count(exchange.outcome);
+    if (!log.isLevelEnabled('info')) return;
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const ms = performance.now() - exchange.startMs;
+    log.info({
+      event: 'upgrade',
+      request_id: exchange.requestId,
+      client: exchange.key,
+      path: query === -1 ? url : url.slice(0, query),
+      status: exchange.upgradeStatus ?? 0,
+      outcome: exchange.outcome,
+      duration_ms: Math.round(ms * 1e3) / 1e3,
+      upstream_error: exchange.upstreamError,
+    });
+  }
+
   const { listen } = options.config;
   const publicServer = http.createServer(
     {
@@ -289,13 +355,28 @@ export function createGateway(options: GatewayOptions): Gateway {
   publicServer.on('connect', refuseConnect);
   publicServer.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
-    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const text = status === 408 ? 'Request Timeout' : 'Bad Request';
-    socket.end(
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut) metrics.bounds.inc({ bound: 'request_timeout' });
+    const status = timedOut ? 408 : 400;
+    const text = timedOut ? 'Request Timeout' : 'Bad Request';
+    // Destroyed once the answer is out: a client that neither sends nor reads nor closes would
+    // otherwise keep the socket (and its fd) for as long as it likes.
+    closeWhenFlushed(
+      socket,
+      listen.send_timeout,
       `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n`,
     );
   });
-  const connections = trackConnections(publicServer);
+  const connections = trackConnections(publicServer, (open) => metrics.connectionsOpen.set(open));
+  limitClientConnections(publicServer, {
+    limit: listen.max_connections_per_client,
+    keyOf(remoteAddress) {
+      const p = pipeline;
+      const peer = p.resolveClient(remoteAddress, NO_HEADERS);
+      return p.trusted.has(peer.address) ? undefined : peer.key;
+    },
+    onRefused: () => metrics.bounds.inc({ bound: 'client_connections' }),
+  });
 
   const adminServer = http.createServer(
     createAdminApp({
@@ -351,7 +432,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
       publicServer.closeIdleConnections();
       const graceful = await connections.drained(listen.drain_timeout);
-      if (!graceful) publicServer.closeAllConnections();
+      if (!graceful) {
+        publicServer.closeAllConnections();
+        // WebSocket tunnels and other upgraded sockets are no longer the server's to close.
+        connections.destroyAll();
+      }
       await closed;
       pipeline.proxy.close();
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
@@ -372,10 +457,9 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n`,
-  );
+/** The handshake the gateway tunnels; any other upgrade is a plain request to it. */
+function isWebSocketHandshake(req: IncomingMessage): boolean {
+  return req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket';
 }
 
 function listenOn(server: http.Server, host: string, port: number): Promise<void> {

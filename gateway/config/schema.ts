@@ -169,6 +169,10 @@ export const configSchema = z
       request_timeout: duration('300s'),
       keep_alive_timeout: duration('65s'),
       drain_timeout: duration('25s'),
+      body_timeout: duration('60s'),
+      send_timeout: duration('60s'),
+      tunnel_idle_timeout: duration('10m'),
+      max_connections_per_client: integer(256, 1, 1_000_000),
     }),
     admin: section({
       host: text('0.0.0.0'),
@@ -182,6 +186,7 @@ export const configSchema = z
         connect_timeout: duration('5s'),
         change_origin: boolean(false),
         max_sockets: integer(512, 1, 65535),
+        max_requests_per_client: integer(32, 1, 65535),
       })
       .prefault({} as never),
     client_ip: section({

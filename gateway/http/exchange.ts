@@ -22,6 +22,10 @@ export interface Exchange {
   /** performance.now() when the upstream's response head arrived; 0 when it did not. */
   upstreamMs: number;
   outcome: Outcome;
+  /** What caused an upstream fault (faults.ts `causeOf`): ECONNREFUSED, ECONNRESET… */
+  upstreamError?: string;
+  /** The status an upgrade was answered with (101: a tunnel); requests have their response's. */
+  upgradeStatus?: number;
 }
 
 const EXCHANGE = Symbol('captcha-gateway.exchange');

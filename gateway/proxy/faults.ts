@@ -28,6 +28,21 @@ export function classifyFault(error: Error): UpstreamFault {
   return code !== undefined && UNREACHABLE.has(code) ? 'unreachable' : 'reset';
 }
 
+/** The cause logged for a fault with no error of its own: no response head within the timeout. */
+export const RESPONSE_TIMEOUT = 'UPSTREAM_RESPONSE_TIMEOUT';
+/** The cause logged when the upstream's status line or a header is one Node will not pass on. */
+export const INVALID_RESPONSE = 'UPSTREAM_INVALID_RESPONSE';
+
+/**
+ * What the log says caused a fault: the error's code (ECONNREFUSED, ECONNRESET, ETIMEDOUT,
+ * UPSTREAM_CONNECT_TIMEOUT, a TLS code such as ERR_TLS_CERT_ALTNAME_INVALID), never its message,
+ * which may carry an address.
+ */
+export function causeOf(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && code !== '' ? code : 'UPSTREAM_ERROR';
+}
+
 const BAD_GATEWAY = { detail: 'The service is temporarily unavailable. Please try again shortly.' };
 const GATEWAY_TIMEOUT = {
   detail: 'The service took too long to answer. Please try again shortly.',

@@ -17,29 +17,42 @@ export function writeResponseHead(
   requestId: string | undefined,
   draining: boolean,
 ): void {
-  const raw = proxyRes.rawHeaders;
+  const kept = endToEndHeaders(proxyRes.rawHeaders);
+  if (requestId !== undefined && !hasRequestId(kept)) kept.push('x-request-id', requestId);
+  // A draining gateway tells keep-alive clients to reconnect elsewhere (CONTRACT §9).
+  if (draining) kept.push('connection', 'close');
+  res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, kept);
+}
+
+/** The upstream's header lines as a flat [name, value, …] array, minus hop-by-hop fields. */
+export function endToEndHeaders(raw: readonly string[]): string[] {
   const headers: string[] = [];
   let named: Set<string> | undefined;
-  let upstreamId = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const known = FIELDS.match(name);
-    if (known === undefined) {
-      headers.push(name, raw[i + 1]!);
-    } else if (known === 'x-request-id') {
-      upstreamId = true;
+    if (known === undefined || known === 'x-request-id') {
       headers.push(name, raw[i + 1]!);
     } else if (known === 'connection') {
       named = connectionNamed(raw[i + 1], named);
     }
   }
   // Connection may name fields that came before it; rare enough to pay a second pass.
-  const kept = named === undefined ? headers : withoutNamed(headers, named);
-  if (named?.has('x-request-id')) upstreamId = false;
-  if (requestId !== undefined && !upstreamId) kept.push('x-request-id', requestId);
-  // A draining gateway tells keep-alive clients to reconnect elsewhere (CONTRACT §9).
-  if (draining) kept.push('connection', 'close');
-  res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, kept);
+  return named === undefined ? headers : withoutNamed(headers, named);
+}
+
+/** A response head as raw text: the status line, `headers` ([name, value, …]), a blank line. */
+export function headBlock(statusLine: string, headers: readonly string[]): string {
+  let text = `${statusLine}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${text}\r\n`;
+}
+
+function hasRequestId(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (FIELDS.match(headers[i]!) === 'x-request-id') return true;
+  }
+  return false;
 }
 
 function withoutNamed(headers: string[], named: ReadonlySet<string>): string[] {

@@ -14,7 +14,7 @@ export interface SocketUse {
   readonly bytesReadBefore: number;
 }
 
-/** Read when the upstream request gets its socket (http-proxy's 'proxyReq'). */
+/** Read when the upstream request gets its socket (its 'socket' event). */
 export function socketUse(proxyReq: ClientRequest): SocketUse {
   const socket = proxyReq.socket;
   return {

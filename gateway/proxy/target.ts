@@ -1,11 +1,11 @@
-// Turns upstream.url into what the proxy needs, once: http-proxy's target, pre-parsed so it is not
-// url.parse'd again on every request, and the base path put before every request path.
+// Turns upstream.url into what the proxy needs, once: where to connect, parsed so it is not parsed
+// again on every request, and the base path put before every request path.
 
 export interface UpstreamTarget {
-  /** For http-proxy's `target` option. */
+  /** Where upstream requests go (upstream-request.ts). */
   readonly proxyTarget: {
     readonly protocol: string;
-    /** `host[:port]` as in the URL; http-proxy writes it as Host with `change_origin`. */
+    /** `host[:port]` as in the URL; written as Host with `change_origin`. */
     readonly host: string;
     /** What to connect to; an IPv6 literal without its brackets. */
     readonly hostname: string;

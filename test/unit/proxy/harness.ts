@@ -6,6 +6,7 @@ import type net from 'node:net';
 import { AddressSet } from '../../../gateway/client-ip/cidr.js';
 import type { Config } from '../../../gateway/config/schema.js';
 import {
+  type ClientTimeouts,
   createUpstreamProxy,
   type UpstreamFault,
   type UpstreamProxy,
@@ -22,6 +23,7 @@ export interface Gateway {
 
 export interface GatewayOptions {
   readonly upstream?: Partial<Config['upstream']>;
+  readonly clientTimeouts?: Partial<ClientTimeouts>;
   /** Trusted proxy entries; loopback (the test client) by default. */
   readonly trusted?: readonly string[];
   /** Replaces the plain `proxy.web(req, res)` request handler. */
@@ -46,7 +48,15 @@ export async function startGateway(url: string, options: GatewayOptions = {}): P
       connect_timeout: 2000,
       change_origin: false,
       max_sockets: 16,
+      // The per-client share is the gateway's (client-share.ts), not the proxy's.
+      max_requests_per_client: 16,
       ...options.upstream,
+    },
+    clientTimeouts: {
+      bodyMs: 10_000,
+      sendMs: 10_000,
+      tunnelIdleMs: 10_000,
+      ...options.clientTimeouts,
     },
     trusted: new AddressSet(options.trusted ?? ['loopback']),
     isDraining: () => gateway.draining,

@@ -1,4 +1,4 @@
-// Checks how upstream.url becomes http-proxy's target and the upstream path of each request.
+// Checks how upstream.url becomes the proxy's target and the upstream path of each request.
 import { expect } from 'chai';
 import { parseUpstreamTarget, upstreamPath } from '../../../gateway/proxy/target.js';
 
