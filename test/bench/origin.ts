@@ -37,10 +37,16 @@ export async function startOrigin(cpu: string | undefined): Promise<Origin> {
     if (!(started instanceof Error)) return started;
     process.stderr.write(`nginx did not start (${started.message}); using the node:http origin\n`);
   }
+  const why =
+    process.env.BENCH_ORIGIN === 'node'
+      ? 'BENCH_ORIGIN=node'
+      : nginx === undefined
+        ? 'nginx not installed'
+        : 'nginx did not start';
   const server = await startServer('origin (node:http)', 'servers/upstream.ts', { cpu });
   return {
     server,
-    description: `node:http origin (${nginx === undefined ? 'nginx not installed' : 'nginx did not start'}), fixed bodies with Content-Length`,
+    description: `node:http origin (${why}), fixed bodies with Content-Length`,
   };
 }
 

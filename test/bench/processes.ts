@@ -236,7 +236,15 @@ export function startForeignServer(
   port: number,
 ): Promise<Server> {
   guardExit();
-  const [bin, argv] = pinnedCommand(cpu, command, args);
+  const [pinned, pinnedArgs] = pinnedCommand(cpu, command, args);
+  // Node children exit when their stdin closes; a foreign server does not read it, so where
+  // setpriv exists the kernel kills it when the bench dies, even by SIGKILL (PR_SET_PDEATHSIG
+  // survives the exec of taskset and of the server).
+  const setpriv = onPath('setpriv');
+  const [bin, argv] =
+    setpriv === undefined
+      ? [pinned, pinnedArgs]
+      : [setpriv, ['--pdeathsig', 'SIGKILL', pinned, ...pinnedArgs]];
   const child = spawn(bin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
