@@ -4,9 +4,8 @@
 // proxied workloads, the captcha page, the floods alone and the shoppers beside them. Afterwards
 // the memory figures (per tracked client, per idle connection) and the limiter micro-benchmark on
 // the CPU the proxies used. Returns the markdown report.
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { FLOOD_PATH, type BenchConfigOptions } from './config.js';
+import { FLOOD_PATH } from './config.js';
 import {
   BROWSER_ACCEPT,
   cpuModel,
@@ -27,15 +26,9 @@ import type { LimiterCase } from './micro/limiter.js';
 import type { MemoryFigures } from './micro/memory.js';
 import type { BenchOptions } from './options.js';
 import { ORIGIN_BODIES } from './origin-bodies.js';
+import { measureIdleConnections } from './idle-connections.js';
 import { runNodeJob, startServer, type Placement, type Server } from './processes.js';
-import {
-  renderReport,
-  SERVERS,
-  type ConnectionFigures,
-  type RunRecord,
-  type ShopperRecord,
-} from './report.js';
-import type { MemoryReply } from './servers/child.js';
+import { renderReport, SERVERS, type RunRecord, type ShopperRecord } from './report.js';
 
 const SIZES = [
   { label: '100 B', path: '/', bytes: 100 },
@@ -316,67 +309,4 @@ export async function measure(options: BenchOptions, placement: Placement, load:
     limiter,
     redisSkipped,
   });
-}
-
-/** The soft limit of open files of this process (its children inherit it). */
-function openFileLimit(): number {
-  try {
-    const limits = readFileSync('/proc/self/limits', 'utf8');
-    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
-    if (soft) return Number(soft);
-  } catch {
-    // not Linux
-  }
-  return 1024;
-}
-
-/**
- * Bytes per idle keep-alive client connection: a fresh gateway (with --expose-gc), its memory
- * after full GCs, then again once a child holds `idleConnections` connections open to it (each
- * after one proxied GET). Fewer when the open-file limit does not allow that many: the report
- * says so.
- */
-async function measureIdleConnections(
-  options: BenchOptions,
-  placement: Placement,
-  config: BenchConfigOptions,
-): Promise<ConnectionFigures | string> {
-  const limit = openFileLimit();
-  const count = Math.min(options.idleConnections, limit - 256);
-  if (count < 100) return `the open-file limit (ulimit -n ${limit}) leaves too few connections`;
-  progress(`memory: ${count.toLocaleString('en-US')} idle keep-alive connections ...`);
-  const gateway = await startServer('gateway (idle connections)', 'servers/gateway.ts', {
-    cpu: placement.proxy,
-    nodeFlags: ['--expose-gc'],
-    input: config,
-  });
-  let holder: Server | undefined;
-  try {
-    // A first batch warms the paths (and fills the upstream pool) before the "before" figure.
-    const warm = await startServer('idle clients (warm-up)', 'servers/idle-clients.ts', {
-      cpu: placement.load,
-      input: { port: gateway.port, count: 64, concurrency: 64, path: '/' },
-    });
-    await warm.stop();
-    const before = (await gateway.ask('memory')) as MemoryReply | undefined;
-    holder = await startServer('idle clients', 'servers/idle-clients.ts', {
-      cpu: placement.load,
-      input: { port: gateway.port, count, concurrency: 64, path: '/' },
-    });
-    const after = (await gateway.ask('memory')) as MemoryReply | undefined;
-    if (!before?.memory || !after?.memory) return 'the gateway did not report its memory';
-    return {
-      connections: count,
-      wanted: options.idleConnections,
-      openFileLimit: limit,
-      collected: after.memory.collected,
-      before: before.memory,
-      after: after.memory,
-    };
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await holder?.stop();
-    await gateway.stop();
-  }
 }

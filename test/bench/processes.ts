@@ -1,7 +1,7 @@
 // Starts the bench's child processes, each pinned to its own CPU when `taskset` exists, and makes
 // sure none outlives the bench: every child is killed when the bench exits, fails or is interrupted.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,21 @@ function guardExit(): void {
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   }
+}
+
+/** This process's open-file limits (children inherit them), from /proc; 1024 when unknown. */
+export function openFileLimits(): { soft: number; hard: number } {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const match = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(limits);
+    if (match) {
+      const value = (field: string) => (field === 'unlimited' ? 1_048_576 : Number(field));
+      return { soft: value(match[1]!), hard: value(match[2]!) };
+    }
+  } catch {
+    // not Linux
+  }
+  return { soft: 1024, hard: 1024 };
 }
 
 /** The first executable `name` on PATH, or undefined. */
@@ -104,6 +119,11 @@ export interface NodeChildOptions {
   readonly nodeFlags?: readonly string[];
   /** Passed to the script as one JSON argument. */
   readonly input?: unknown;
+  /**
+   * The child's open-file limit (soft and hard), set with prlimit(1); at most this process's hard
+   * limit, which needs no privilege. Ignored where prlimit is missing.
+   */
+  readonly openFiles?: number;
 }
 
 function spawnNode(script: string, options: NodeChildOptions): ChildProcess {
@@ -115,7 +135,13 @@ function spawnNode(script: string, options: NodeChildOptions): ChildProcess {
     benchScript(script),
     JSON.stringify(options.input ?? {}),
   ];
-  const [command, argv] = pinnedCommand(options.cpu, process.execPath, args);
+  const [pinned, pinnedArgs] = pinnedCommand(options.cpu, process.execPath, args);
+  const prlimit = options.openFiles === undefined ? undefined : onPath('prlimit');
+  // prlimit execs the command, as taskset does: the pid stays the server's own.
+  const [command, argv] =
+    prlimit === undefined
+      ? [pinned, pinnedArgs]
+      : [prlimit, [`--nofile=${options.openFiles}:${options.openFiles}`, pinned, ...pinnedArgs]];
   // stdin stays a pipe: the child exits when it closes, so even a SIGKILLed bench leaves no child.
   const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   live.add(child);

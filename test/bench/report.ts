@@ -40,7 +40,10 @@ export interface ConnectionFigures {
   readonly connections: number;
   /** How many were asked for: fewer were opened when the open-file limit is lower. */
   readonly wanted: number;
+  /** The open-file limit the gateway and the client child ran with. */
   readonly openFileLimit: number;
+  /** Whether that limit was raised from the bench's soft limit (to its hard limit, by prlimit). */
+  readonly raised: boolean;
   /** Whether full GCs ran before each figure (--expose-gc). */
   readonly collected: boolean;
   readonly before: NodeJS.MemoryUsage;
@@ -689,7 +692,7 @@ export function renderReport(figures: BenchFigures): string {
         ],
         [
           [
-            `${c.connections.toLocaleString('en-US')} (asked ${c.wanted.toLocaleString('en-US')}, ulimit -n ${c.openFileLimit})`,
+            `${c.connections.toLocaleString('en-US')} (asked ${c.wanted.toLocaleString('en-US')}, ulimit -n ${c.openFileLimit}${c.raised ? ', raised to the hard limit by prlimit' : ''})`,
             `${mb(c.before.rss)} → ${mb(c.after.rss)}`,
             `${mb(c.before.heapUsed)} → ${mb(c.after.heapUsed)}`,
             `${mb(c.before.external)} → ${mb(c.after.external)}`,
