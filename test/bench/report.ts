@@ -622,7 +622,9 @@ export function renderReport(figures: BenchFigures): string {
   out.push(
     '"loop pause" is the longest event-loop delay inside the server process during the run ' +
       '(perf_hooks.monitorEventLoopDelay, 10 ms resolution, read over a command on its stdin). ' +
-      'In a flood, "errors" counts answers that were not the throttled answer, and socket errors.',
+      'In a flood, "errors" counts answers below 400 (a throttled client that got through, e.g. ' +
+      'when the Redis store failed open) and socket errors; wrk counts every answer of 400 and ' +
+      "above as intercepted, so a 503 would pass for one (the gateway's metrics tell them apart).",
     '',
   );
 
