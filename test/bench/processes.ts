@@ -85,15 +85,14 @@ export function choosePlacement(): Placement {
       proxy: '0',
       upstream: '1',
       load: '1',
-      description:
-        'proxy under test alone on CPU 0; upstream and load generator on CPU 1 (taskset)',
+      description: 'proxy under test alone on CPU 0; origin and load generator on CPU 1 (taskset)',
     };
   }
   return {
     proxy: '0',
     upstream: '1',
     load: '2',
-    description: 'proxy under test on CPU 0, upstream on CPU 1, load generator on CPU 2 (taskset)',
+    description: 'proxy under test on CPU 0, origin on CPU 1, load generator on CPU 2 (taskset)',
   };
 }
 
