@@ -6,8 +6,11 @@ import type { LoadResult, LoadSpec } from './load.js';
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
 let next = spec.newClientFrom ?? 0;
 
+const cycle = spec.clientCycle ?? 16_777_216;
+const from = next;
+
 const newClient = (request: autocannon.Request): autocannon.Request => {
-  const n = next % 16_777_216;
+  const n = (from + ((next - from) % cycle)) % 16_777_216;
   next += 1;
   const address = `10.${Math.floor(n / 65_536)}.${Math.floor(n / 256) % 256}.${n % 256}`;
   return { ...request, headers: { ...request.headers, 'x-forwarded-for': address } };
@@ -26,6 +29,10 @@ const summary: LoadResult = {
   rps: result.requests.total / seconds,
   p50Ms: result.latency.p50,
   p99Ms: result.latency.p99,
-  errors: result.non2xx + result.errors + result.timeouts,
+  maxMs: result.latency.max,
+  errors:
+    (spec.expectErrorStatus ? result['2xx'] + result['3xx'] : result['4xx'] + result['5xx']) +
+    result.errors +
+    result.timeouts,
 };
 process.stdout.write(`${JSON.stringify(summary)}\n`);

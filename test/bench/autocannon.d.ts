@@ -20,8 +20,12 @@ declare module 'autocannon' {
       duration: number;
       requests: { total: number; average: number };
       /** Milliseconds. */
-      latency: { p50: number; p99: number };
+      latency: { p50: number; p99: number; max: number };
       non2xx: number;
+      '2xx': number;
+      '3xx': number;
+      '4xx': number;
+      '5xx': number;
       errors: number;
       timeouts: number;
     }

@@ -1,6 +1,7 @@
 // Drives one URL for a fixed time with a real load generator, in a process of its own: wrk when it
-// is on PATH (a Lua script writes a new X-Forwarded-For per request and reports exact percentiles),
-// else autocannon. Every run is bounded: the generator is killed if it outlives its time by 30 s.
+// is on PATH (a Lua script writes a new X-Forwarded-For per request, or cycles through a fixed set
+// of clients, and reports exact percentiles and the maximum), else autocannon. Every run is
+// bounded: the generator is killed if it outlives its time by 30 s.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,16 @@ export interface LoadSpec {
    * bench: 10.0.0.0/8 counted up from this offset.
    */
   readonly newClientFrom?: number;
+  /**
+   * With `newClientFrom`: the addresses repeat after this many (a flood from a fixed set of
+   * clients); without it every address is new.
+   */
+  readonly clientCycle?: number;
+  /**
+   * The status every answer should have when it is not 2xx/3xx (a flood's 429): such answers are
+   * counted as `expected`, not as errors.
+   */
+  readonly expectErrorStatus?: boolean;
 }
 
 export interface LoadResult {
@@ -23,7 +34,12 @@ export interface LoadResult {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
-  /** Non-2xx/3xx answers plus socket errors and timeouts: any makes the run suspect. */
+  /** The longest any request waited for its answer in the run. */
+  readonly maxMs: number;
+  /**
+   * Answers not of the kind asked for (non-2xx/3xx, or with `expectErrorStatus` 2xx/3xx) plus
+   * socket errors and timeouts: any makes the run suspect.
+   */
   readonly errors: number;
 }
 
@@ -47,6 +63,7 @@ interface WrkSummary {
   duration_us: number;
   p50_us: number;
   p99_us: number;
+  max_us: number;
   status_errors: number;
   socket_errors: number;
 }
@@ -55,11 +72,13 @@ interface WrkSummary {
 const NEW_CLIENT_LUA = `
 local counter = 0
 local offset = 0
+local cycle = 16777216
 function init(args)
   offset = tonumber(args[1]) or 0
+  cycle = tonumber(args[2]) or 16777216
 end
 function request()
-  local n = (offset + counter) % 16777216
+  local n = (offset + counter % cycle) % 16777216
   counter = counter + 1
   local headers = {}
   for name, value in pairs(wrk.headers) do headers[name] = value end
@@ -73,9 +92,9 @@ const REPORT_LUA = `
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"status_errors":%d,"socket_errors":%d}\\n',
+    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"status_errors":%d,"socket_errors":%d}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.status, e.connect + e.read + e.write + e.timeout))
+    latency.max, e.status, e.connect + e.read + e.write + e.timeout))
 end
 `;
 
@@ -97,15 +116,23 @@ async function createWrk(wrk: string, cpu: string | undefined): Promise<LoadGene
       for (const [header, value] of Object.entries(spec.headers))
         args.push('-H', `${header}: ${value}`);
       args.push('-s', spec.newClientFrom === undefined ? plain : newClient, spec.url);
-      if (spec.newClientFrom !== undefined) args.push('--', String(spec.newClientFrom));
+      if (spec.newClientFrom !== undefined) {
+        args.push('--', String(spec.newClientFrom));
+        if (spec.clientCycle !== undefined) args.push(String(spec.clientCycle));
+      }
       const { stdout } = await runCommand(cpu, wrk, args, (spec.durationS + 30) * 1000);
       const summary = lastJsonLine<WrkSummary>(stdout, 'wrk');
+      // wrk counts answers of 400 and above as status errors: a flood expects nothing else.
+      const wrongStatus = spec.expectErrorStatus
+        ? summary.requests - summary.status_errors
+        : summary.status_errors;
       return {
         requests: summary.requests,
         rps: summary.requests / (summary.duration_us / 1e6),
         p50Ms: summary.p50_us / 1000,
         p99Ms: summary.p99_us / 1000,
-        errors: summary.status_errors + summary.socket_errors,
+        maxMs: summary.max_us / 1000,
+        errors: wrongStatus + summary.socket_errors,
       };
     },
     close() {

@@ -52,6 +52,7 @@ export async function profile(
   const cases: ProfileCase[] = [
     { name: 'baseline-100b', title: 'bare http-proxy, 100 B', ...baseline, path: '/' },
     { name: 'baseline-64k', title: 'bare http-proxy, 64 KiB', ...baseline, path: '/64k' },
+    { name: 'baseline-1m', title: 'bare http-proxy, 1 MiB', ...baseline, path: '/1m' },
     {
       name: 'koa-hello',
       title: 'bare Koa "hello"',
@@ -80,6 +81,13 @@ export async function profile(
       ...gateway,
       path: '/64k',
       base: 'baseline-64k',
+    },
+    {
+      name: 'gateway-1m',
+      title: 'gateway (memory), one client, 1 MiB',
+      ...gateway,
+      path: '/1m',
+      base: 'baseline-1m',
     },
     {
       name: 'gateway-captcha',

@@ -1,10 +1,11 @@
-// `npm run bench` (issue 6): starts a fast upstream, a bare http-proxy baseline, bare Koa and the
-// gateway, each in a process of its own, drives them in interleaved rounds with wrk (or
-// autocannon), runs the memory and limiter micro-benchmarks, and prints one markdown report with
-// every ratio to the baseline of the same round and each target MET / NOT MET. A measurement, not a
-// test: it exits 0 whatever the figures. `--profile[=DIR]` writes and summarises CPU profiles
-// instead. Progress goes to stderr, the report to stdout.
-import { existsSync } from 'node:fs';
+// `npm run bench`: starts a real origin (nginx, else node:http), a bare http-proxy baseline, the
+// gateway on each store, the fastify and koa peers and a bare flood floor, each in a process of
+// its own, drives them in interleaved rounds with wrk (or autocannon), runs the memory figures and
+// the limiter micro-benchmark, and prints one markdown report with every ratio to the baseline of
+// the same round and each target MET / NOT MET. A measurement, not a test: it exits 0 whatever the
+// figures. `--save` also writes the report to test/bench/results/<date>.md; `--profile[=DIR]`
+// writes and summarises CPU profiles instead. Progress goes to stderr, the report to stdout.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { progress } from './fixtures.js';
 import { chooseLoadGenerator } from './load.js';
@@ -12,6 +13,7 @@ import { measure } from './measure.js';
 import { parseOptions } from './options.js';
 import { benchScript, choosePlacement, killAll } from './processes.js';
 import { profile } from './profile-run.js';
+import { deleteBenchKeys } from './redis-cleanup.js';
 
 const root = path.resolve(benchScript('.'), '../..');
 
@@ -29,10 +31,19 @@ async function main(): Promise<number> {
         ? await measure(options, placement, load)
         : await profile(options, placement, load, root);
     process.stdout.write(`${report}\n`);
+    if (options.save && options.profileDir === undefined) {
+      const dir = path.join(root, 'test/bench/results');
+      mkdirSync(dir, { recursive: true });
+      const stamp = new Date().toISOString().slice(0, 16).replace(':', '-');
+      const file = path.join(dir, `${stamp}${options.quick ? '-quick' : ''}.md`);
+      writeFileSync(file, `${report}\n`);
+      progress(`report saved to ${path.relative(root, file)}`);
+    }
     return 0;
   } finally {
     load.close();
     killAll();
+    await deleteBenchKeys(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
   }
 }
 

@@ -1,6 +1,8 @@
-// What every bench server child shares: its input, its one announcement line, a CPU profile on
-// request, and the rule that it exits when the bench asks (SIGTERM) or when the bench is gone.
+// What every bench server child shares: its input, its one announcement line, a CPU profile, its
+// longest event-loop pause and its memory on request, and the rule that it exits when the bench
+// asks (SIGTERM) or when the bench is gone.
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Server } from 'node:http';
 import { Session } from 'node:inspector';
 import type { Server as NetServer } from 'node:net';
@@ -36,13 +38,53 @@ export function refuse(error: unknown): never {
 let profileFile: string | undefined;
 const session = new Session();
 
+/** The event loop's sampling interval, ms: every delay the histogram holds includes it once. */
+const LOOP_RESOLUTION_MS = 10;
+/** The event loop's delays since the last `loop-delay` command. */
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+
+/** What the `loop-delay` command answers; the histogram's figures are in nanoseconds. */
+export interface LoopDelayReply {
+  readonly loopDelay: { readonly maxMs: number; readonly p99Ms: number };
+}
+
+/** What the `memory` command answers (after full GCs when the child runs with --expose-gc). */
+export interface MemoryReply {
+  readonly memory: NodeJS.MemoryUsage & { readonly collected: boolean };
+}
+
+function reply(value: LoopDelayReply | MemoryReply): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
 /**
- * Commands arrive as lines on stdin: `profile <file>` starts the V8 CPU profiler (after the
- * bench's warm-up, so start-up and JIT compilation stay out of it); SIGTERM then writes the
- * profile to <file> before the process exits. Unlike --cpu-prof, only the main thread is profiled.
+ * Commands arrive as lines on stdin, answers (a JSON line) on stdout:
+ * - `loop-delay`: the longest event-loop pause (and its p99) since the previous `loop-delay`,
+ *   beyond the 10 ms sampling interval,
+ *   which starts the next measuring period; the bench sends one before and one after each run.
+ * - `memory`: process.memoryUsage() after full GCs (when gc is exposed).
+ * - `profile <file>` starts the V8 CPU profiler (after the bench's warm-up, so start-up and JIT
+ *   compilation stay out of it); SIGTERM then writes the profile to <file> before the process
+ *   exits. Unlike --cpu-prof, only the main thread is profiled. No answer.
  */
 function command(line: string): void {
   const [verb, file] = line.split(' ');
+  if (verb === 'loop-delay') {
+    // The histogram holds the time between samples: what exceeds the interval is the pause.
+    const pause = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+    const maxMs = loopDelay.count === 0 ? 0 : pause(loopDelay.max);
+    const p99Ms = loopDelay.count === 0 ? 0 : pause(loopDelay.percentile(99));
+    loopDelay.reset();
+    reply({ loopDelay: { maxMs, p99Ms } });
+    return;
+  }
+  if (verb === 'memory') {
+    const gc = globalThis.gc;
+    // Several passes: one full GC can leave work (weak callbacks, finalisation) for the next.
+    if (gc) for (let i = 0; i < 4; i += 1) gc();
+    reply({ memory: { ...process.memoryUsage(), collected: gc !== undefined } });
+    return;
+  }
   if (verb !== 'profile' || file === undefined || profileFile !== undefined) return;
   profileFile = file;
   session.connect();
@@ -63,6 +105,7 @@ function exit(): void {
 }
 
 export function exitWithParent(): void {
+  loopDelay.enable();
   process.on('SIGTERM', exit);
   // stdin is a pipe from the bench: its end means the bench is gone, however it died.
   process.stdin.on('end', () => process.exit(0));
