@@ -360,17 +360,7 @@ export const configSchema = z
         }
       }
     }
-    const names = new Set<string>();
-    config.throttle.rules.forEach((r, i) => {
-      if (names.has(r.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['throttle', 'rules', i, 'name'],
-          message: `${JSON.stringify(r.name)} is used by an earlier rule (names must be unique)`,
-        });
-      }
-      names.add(r.name);
-    });
+    checkUniqueNames(config.throttle.rules, ['throttle', 'rules'], 'rule', ctx);
     checkSharedGroups(config.throttle.shared, ctx);
     // Node refuses to start a server whose header deadline outlasts its whole-request deadline.
     if (config.listen.headers_timeout > config.listen.request_timeout) {
@@ -389,21 +379,33 @@ export const configSchema = z
     }
   });
 
+/** Names in a list must differ: a duplicate is reported at its own path. */
+function checkUniqueNames(
+  items: readonly { readonly name: string }[],
+  path: (string | number)[],
+  what: string,
+  ctx: z.RefinementCtx,
+): void {
+  const names = new Set<string>();
+  items.forEach((item, i) => {
+    if (names.has(item.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, i, 'name'],
+        message: `${JSON.stringify(item.name)} is used by an earlier ${what} (names must be unique)`,
+      });
+    }
+    names.add(item.name);
+  });
+}
+
 /** Unique group names, at least one address each, unique budget names within a group. */
 function checkSharedGroups(
   groups: readonly z.output<typeof sharedGroup>[],
   ctx: z.RefinementCtx,
 ): void {
-  const names = new Set<string>();
+  checkUniqueNames(groups, ['throttle', 'shared'], 'group', ctx);
   groups.forEach((group, i) => {
-    if (names.has(group.name)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['throttle', 'shared', i, 'name'],
-        message: `${JSON.stringify(group.name)} is used by an earlier group (names must be unique)`,
-      });
-    }
-    names.add(group.name);
     if (group.addresses.length === 0) {
       ctx.addIssue({
         code: 'custom',
@@ -411,17 +413,12 @@ function checkSharedGroups(
         message: 'must list at least one address, CIDR or range name',
       });
     }
-    const budgets = new Set<string>();
-    group.budgets.forEach((b, j) => {
-      if (budgets.has(b.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['throttle', 'shared', i, 'budgets', j, 'name'],
-          message: `${JSON.stringify(b.name)} is used by an earlier budget of this group`,
-        });
-      }
-      budgets.add(b.name);
-    });
+    checkUniqueNames(
+      group.budgets,
+      ['throttle', 'shared', i, 'budgets'],
+      'budget of this group',
+      ctx,
+    );
   });
 }
 

@@ -14,13 +14,7 @@ import {
   WIDGET_LABEL,
   type SiteverifyCall,
 } from '../../gateway/demo/test-provider.js';
-import {
-  browserRequired,
-  chromiumAvailability,
-  launchChromium,
-  watchProblems,
-  type PageProblem,
-} from './chromium.js';
+import { launchChromium, requireChromium, watchProblems, type PageProblem } from './chromium.js';
 
 const ARTIFACTS_DIR = fileURLToPath(new URL('../artifacts/e2e/', import.meta.url));
 // A desktop and the narrowest phone in common use.
@@ -95,14 +89,7 @@ describe('e2e: the captcha flow in headless Chromium', function () {
   const contexts: BrowserContext[] = [];
 
   before(async function () {
-    const availability = chromiumAvailability();
-    if (availability.kind === 'missing') {
-      if (browserRequired()) {
-        throw new Error(`${availability.message} (required here: CI or REQUIRE_BROWSER=1 is set)`);
-      }
-      console.warn(`    SKIPPED the browser suite: ${availability.message}`);
-      this.skip();
-    }
+    requireChromium(this);
     browser = await launchChromium();
   });
 

@@ -40,6 +40,20 @@ export function chromiumAvailability(): ChromiumAvailability {
   };
 }
 
+/**
+ * For a suite's `before` hook: skips the suite without Chromium, or fails it where the browser is
+ * required (CI, REQUIRE_BROWSER=1), with the fix spelled out.
+ */
+export function requireChromium(context: Mocha.Context): void {
+  const availability = chromiumAvailability();
+  if (availability.kind === 'present') return;
+  if (browserRequired()) {
+    throw new Error(`${availability.message} (required here: CI or REQUIRE_BROWSER=1 is set)`);
+  }
+  console.warn(`    SKIPPED the browser suite: ${availability.message}`);
+  context.skip();
+}
+
 /** Launches the browser; a binary that is present but does not start is an error, never a skip. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 15_000 });

@@ -13,12 +13,7 @@ import {
   type TestProvider,
 } from '../../gateway/demo/test-provider.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
-import {
-  browserRequired,
-  chromiumAvailability,
-  launchChromium,
-  watchProblems,
-} from './chromium.js';
+import { launchChromium, requireChromium, watchProblems } from './chromium.js';
 
 const ARTIFACTS_DIR = fileURLToPath(new URL('../artifacts/e2e/', import.meta.url));
 const LIMIT = 5;
@@ -34,14 +29,7 @@ describe('e2e: a shopper behind a shared address solves once and browses on', fu
   let gw: RunningGateway;
 
   before(async function () {
-    const availability = chromiumAvailability();
-    if (availability.kind === 'missing') {
-      if (browserRequired()) {
-        throw new Error(`${availability.message} (required here: CI or REQUIRE_BROWSER=1 is set)`);
-      }
-      console.warn(`    SKIPPED the browser suite: ${availability.message}`);
-      this.skip();
-    }
+    requireChromium(this);
     const secret = randomBytes(16).toString('hex');
     shop = await startDemoShop(0, '127.0.0.1');
     provider = await startTestProvider({ secret, host: '127.0.0.1' });
