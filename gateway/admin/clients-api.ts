@@ -35,7 +35,7 @@ export function mountClientsApi(router: Router, deps: ClientsApiDeps): void {
   router.get('/admin/throttled', async (ctx) => {
     const limit = Math.min(1000, Math.max(1, Number(ctx.query.limit) || 100));
     const cursor = typeof ctx.query.cursor === 'string' ? ctx.query.cursor : '';
-    if (!/^\d*$/.test(cursor)) {
+    if (!/^(\d+\.)?\d*$/.test(cursor)) {
       ctx.status = 400;
       ctx.body = { detail: 'Not a cursor.' };
       return;
