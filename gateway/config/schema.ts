@@ -284,7 +284,8 @@ export const configSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['store', 'redis', 'sentinel', 'master_name'],
-          message: 'is required with mode "sentinel" (the name the sentinels monitor, e.g. mymaster)',
+          message:
+            'is required with mode "sentinel" (the name the sentinels monitor, e.g. mymaster)',
         });
       }
       if (redis.sentinel.nodes.length === 0) {
@@ -295,7 +296,11 @@ export const configSchema = z
         });
       }
     }
-    if (config.store.type === 'redis' && redis.mode === 'cluster' && redis.cluster.nodes.length === 0) {
+    if (
+      config.store.type === 'redis' &&
+      redis.mode === 'cluster' &&
+      redis.cluster.nodes.length === 0
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['store', 'redis', 'cluster', 'nodes'],
