@@ -56,7 +56,8 @@ export async function startSentinelSetup(
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const primary = await startRedisServer();
+    // Replicas sync at once (the default waits 5 s for more replicas to share one transfer).
+    const primary = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
     nodes.push(primary);
     for (let i = 0; i < replicas; i += 1) {
       nodes.push(

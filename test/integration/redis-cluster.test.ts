@@ -1,0 +1,150 @@
+// Two gateway replicas on a real Redis Cluster (three primaries, a replica each): each client's
+// keys live on one slot, counts are exact whichever primary holds them, the admin listing and the
+// gauge walk every primary, and a primary killed and replaced by its replica is survived.
+import { expect } from 'chai';
+import { createCluster } from 'redis';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { startRedisCluster, type RedisClusterSetup } from '../helpers/redis-cluster.js';
+import { eventually, inspector, needRedisServer, randomPrefix } from '../helpers/redis-server.js';
+import { startUpstream } from '../helpers/upstream.js';
+
+type Upstream = Awaited<ReturnType<typeof startUpstream>>;
+
+const LIMIT = 3;
+const TOKEN = 'admin-token-for-the-cluster-test';
+
+describe('Redis Cluster: two replicas over three primaries', function () {
+  this.timeout(120_000);
+  let cluster: RedisClusterSetup;
+  let upstream: Upstream;
+  let prefix: string;
+  let a: RunningGateway;
+  let b: RunningGateway;
+
+  before(async function () {
+    await needRedisServer(this);
+    [cluster, upstream] = await Promise.all([startRedisCluster({ primaries: 3 }), startUpstream()]);
+    prefix = randomPrefix();
+    const yaml = (onError: string) => `
+upstream: { url: "${upstream.url}" }
+throttle: { limit: 1000000, window: 1h, rules: [{ name: few, path: /few/, limit: ${LIMIT}, window: 1h }] }
+admin: { host: 127.0.0.1, port: 0, token: ${TOKEN} }
+store:
+  type: redis
+  redis:
+    mode: cluster
+    prefix: "${prefix}"
+    on_error: ${onError}
+    command_timeout: 1s
+    connect_timeout: 500ms
+    cluster:
+      nodes: [${cluster.seeds
+        .slice(0, 2)
+        .map((s) => `"${s.host}:${s.port}"`)
+        .join(', ')}]
+`;
+    [a, b] = await Promise.all([startGateway(yaml('allow')), startGateway(yaml('deny'))]);
+    for (const gw of [a, b]) {
+      await eventually(() => gw.gateway.store.ping().then(() => true), { what: 'the store' });
+    }
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await upstream?.close();
+    await cluster?.close();
+  });
+
+  async function get(gw: RunningGateway, ip: string, path = '/api/'): Promise<number> {
+    const res = await fetch(gw.url + path, { headers: { 'x-forwarded-for': ip } });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  const ips = Array.from({ length: 30 }, (_, i) => `198.51.100.${i + 1}`);
+
+  it('counts exactly across replicas for clients on every primary', async () => {
+    const statuses = await Promise.all(
+      ips.map(async (ip) => {
+        const seen = [];
+        for (const gw of [a, b, a, b]) seen.push(await get(gw, ip, '/few/'));
+        return seen;
+      }),
+    );
+    for (const seen of statuses) expect(seen).to.deep.equal([200, 200, 200, 429]);
+    // The clients' keys are spread over every primary, each client's keys on one node.
+    const primaries = await cluster.primaryPorts();
+    expect(primaries).to.have.length(3);
+    for (const port of primaries) {
+      const node = await inspector(`redis://127.0.0.1:${port}`);
+      try {
+        const keys: string[] = [];
+        for await (const page of node.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+          keys.push(...page);
+        }
+        expect(keys.length, `keys on ${port}`).to.be.greaterThan(0);
+        for (const key of keys.filter((k) => k.endsWith(':throttle'))) {
+          expect(keys).to.include(key.replace(/:throttle$/, ':windows'));
+        }
+      } finally {
+        node.destroy();
+      }
+    }
+  });
+
+  it('lists the throttled clients of every primary, page by page, and counts them all', async () => {
+    const listed: string[] = [];
+    let cursor = '';
+    let pages = 0;
+    do {
+      const res = await fetch(
+        `${a.adminUrl}/admin/throttled?limit=5${cursor === '' ? '' : `&cursor=${cursor}`}`,
+        { headers: { authorization: `Bearer ${TOKEN}` } },
+      );
+      expect(res.status).to.equal(200);
+      const page = (await res.json()) as { clients: { client: string }[]; cursor?: string };
+      listed.push(...page.clients.map((c) => c.client));
+      cursor = page.cursor ?? '';
+      pages += 1;
+    } while (cursor !== '' && pages < 1000);
+    expect([...new Set(listed)].sort()).to.deep.equal([...ips].sort());
+
+    const metrics = await (await fetch(`${b.adminUrl}/metrics`)).text();
+    expect(metrics).to.match(/^gateway_throttled_clients 30$/m);
+  });
+
+  it('survives a primary killed and its replica promoted, and counts on there', async () => {
+    const ip = '198.51.100.200';
+    const key = `${prefix}{${ip}}:windows`;
+    expect(await get(b, ip, '/load/')).to.equal(200);
+    await cluster.killPrimaryOf(key);
+    // In between, on_error decides: allow lets the request through, deny refuses it; none hangs.
+    const during = await Promise.all([get(a, ip, '/load/'), get(b, ip, '/load/')]);
+    expect(during[0]).to.equal(200);
+    expect([200, 503]).to.include(during[1]);
+    await cluster.awaitHealthy();
+    await eventually(async () => (await get(b, ip, '/load/')) === 200, {
+      what: 'the deny replica counting again',
+      withinMs: 30_000,
+    });
+    await eventually(async () => (await get(a, ip, '/load/')) === 200 && (await countOf(key)) > 0, {
+      what: 'the allow replica counting again',
+    });
+    const before = await countOf(key);
+    for (const gw of [a, b, a, b]) expect(await get(gw, ip, '/load/')).to.equal(200);
+    expect(await countOf(key)).to.equal(before + 4);
+  });
+
+  /** The client's count in the default window, read through a cluster client of the test. */
+  async function countOf(key: string): Promise<number> {
+    const live = (await cluster.primaryPorts())[0]!;
+    const client = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${live}` }], RESP: 2 });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const stored = await client.hGet(key, 'w:');
+      return Number(stored?.split(':')[1] ?? 0);
+    } finally {
+      client.destroy();
+    }
+  }
+});
