@@ -1,5 +1,5 @@
-// The admin API on clients (CONTRACT §11): inspect one, throttle one, lift a throttle. Every route
-// here sits behind the bearer-token gate of admin/app.ts.
+// The admin API on clients: list the throttled ones (across every Redis primary), inspect one,
+// throttle one, lift a throttle. Every route here sits behind the bearer-token gate of admin/app.ts.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ipKey, parseClientAddress } from '../client-ip/ip-key.js';

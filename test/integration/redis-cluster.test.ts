@@ -117,6 +117,7 @@ store:
     const key = `${prefix}{${ip}}:windows`;
     expect(await get(b, ip, '/load/')).to.equal(200);
     await cluster.killPrimaryOf(key);
+    const killedAtMs = Date.now();
     // In between, on_error decides: allow lets the request through, deny refuses it; none hangs.
     const during = await Promise.all([get(a, ip, '/load/'), get(b, ip, '/load/')]);
     expect(during[0]).to.equal(200);
@@ -126,6 +127,9 @@ store:
       what: 'the deny replica counting again',
       withinMs: 30_000,
     });
+    console.log(
+      `      (the deny replica counted again ${Date.now() - killedAtMs} ms after the kill)`,
+    );
     await eventually(async () => (await get(a, ip, '/load/')) === 200 && (await countOf(key)) > 0, {
       what: 'the allow replica counting again',
     });
