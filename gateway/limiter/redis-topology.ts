@@ -140,6 +140,7 @@ function single(url: string, connectTimeoutMs: number): RedisTopology {
   // The subscription has a connection of its own (a subscribed connection takes no commands).
   let subscriber: ReturnType<typeof client.duplicate> | undefined;
   const errorListeners: ((error: Error) => void)[] = [];
+  const readyListeners: (() => void)[] = [];
   const primary: Primary = {
     address: url,
     scan: (cursor, match, count) => client.scan(cursor, { MATCH: match, COUNT: count }),
@@ -165,6 +166,8 @@ function single(url: string, connectTimeoutMs: number): RedisTopology {
     async subscribe(channel, listener) {
       subscriber = client.duplicate();
       for (const onError of errorListeners) subscriber.on('error', onError);
+      // Its reconnects are gaps in the subscription as much as the command connection's.
+      for (const onReady of readyListeners) subscriber.on('ready', onReady);
       await subscriber.connect();
       await subscriber.subscribe(channel, listener);
     },
@@ -172,7 +175,10 @@ function single(url: string, connectTimeoutMs: number): RedisTopology {
       errorListeners.push(listener);
       client.on('error', listener);
     },
-    onReady: (listener) => client.on('ready', listener),
+    onReady: (listener) => {
+      readyListeners.push(listener);
+      client.on('ready', listener);
+    },
     destroy: () => {
       client.destroy();
       subscriber?.destroy();
@@ -298,7 +304,8 @@ function cluster(
       client.on('error', listener);
       client.on('node-error', listener);
     },
-    onReady: (listener) => client.on('connect', listener),
+    // Any node (the pub/sub one included) connected again after a drop.
+    onReady: (listener) => client.on('node-ready', listener),
     destroy: () => client.destroy(),
   };
 }

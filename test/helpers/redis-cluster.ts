@@ -2,7 +2,7 @@
 // own on free ports, formed with `redis-cli --cluster create`, with a short node timeout so a
 // replica takes over a killed primary within seconds.
 //
-//   const cluster = await startRedisCluster({ primaries: 3 });
+//   const cluster = await startRedisCluster({ primaries: 3, password });
 //   cluster.seeds                 // [{ host: '127.0.0.1', port }, …] for store.redis.cluster.nodes
 //   await cluster.killPrimaryOf('some-key');   // and cluster.awaitHealthy()
 //   await cluster.close();
@@ -40,7 +40,18 @@ async function clusterPort(): Promise<number> {
   }
 }
 
-export async function startRedisCluster({ primaries = 3 } = {}): Promise<RedisClusterSetup> {
+export interface RedisClusterOptions {
+  readonly primaries?: number;
+  /** requirepass (and masterauth) of every node. */
+  readonly password?: string;
+}
+
+export async function startRedisCluster(
+  options: RedisClusterOptions = {},
+): Promise<RedisClusterSetup> {
+  const { primaries = 3, password } = options;
+  const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
+  const urlOf = (port: number) => `redis://${auth}127.0.0.1:${port}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cgw-cluster-'));
   const nodes: RedisServer[] = [];
   const dead = new Set<number>();
@@ -60,13 +71,20 @@ export async function startRedisCluster({ primaries = 3 } = {}): Promise<RedisCl
     '0',
     '--dir',
     dir,
+    ...(password === undefined ? [] : ['--masterauth', password]),
   ];
   try {
     for (let i = 0; i < primaries * 2; i += 1) {
       for (let attempt = 1; ; attempt += 1) {
         const port = await clusterPort();
         try {
-          nodes.push(await startRedisServer({ port, args: nodeArgs(port) }));
+          nodes.push(
+            await startRedisServer({
+              port,
+              args: nodeArgs(port),
+              ...(password === undefined ? {} : { password }),
+            }),
+          );
           break;
         } catch (error) {
           if (attempt === 3) throw error;
@@ -82,6 +100,7 @@ export async function startRedisCluster({ primaries = 3 } = {}): Promise<RedisCl
         '--cluster-replicas',
         '1',
         '--cluster-yes',
+        ...(password === undefined ? [] : ['-a', password, '--no-auth-warning']),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -100,7 +119,7 @@ export async function startRedisCluster({ primaries = 3 } = {}): Promise<RedisCl
     await eventually(
       async () => {
         for (const node of live()) {
-          const client = await inspector(`redis://127.0.0.1:${node.port}`);
+          const client = await inspector(urlOf(node.port));
           try {
             const info = await client.clusterInfo();
             if (!info.includes('cluster_state:ok')) return false;
@@ -126,7 +145,7 @@ export async function startRedisCluster({ primaries = 3 } = {}): Promise<RedisCl
     await eventually(
       async () => {
         for (const node of nodes) {
-          const client = await inspector(`redis://127.0.0.1:${node.port}`);
+          const client = await inspector(urlOf(node.port));
           try {
             const info = await client.info('replication');
             if (info.includes('role:slave') && !info.includes('master_link_status:up'))
@@ -146,7 +165,7 @@ export async function startRedisCluster({ primaries = 3 } = {}): Promise<RedisCl
 
   const primaryPorts = async () => {
     const node = live()[0]!;
-    const client = await inspector(`redis://127.0.0.1:${node.port}`);
+    const client = await inspector(urlOf(node.port));
     try {
       return (await client.clusterNodes())
         .split('\n')
@@ -163,7 +182,8 @@ export async function startRedisCluster({ primaries = 3 } = {}): Promise<RedisCl
     primaryPorts,
     async killPrimaryOf(key) {
       const cluster = createCluster({
-        rootNodes: [{ url: `redis://127.0.0.1:${live()[0]!.port}` }],
+        rootNodes: [{ url: urlOf(live()[0]!.port) }],
+        ...(password === undefined ? {} : { defaults: { password } }),
         RESP: 2,
       });
       cluster.on('error', () => {});

@@ -1,7 +1,7 @@
 // A real Redis Sentinel setup for tests: one primary, replicas and sentinels, each a process of
 // its own on free ports, with short failure detection so a failover takes seconds.
 //
-//   const setup = await startSentinelSetup({ replicas: 2, sentinels: 3 });
+//   const setup = await startSentinelSetup({ replicas: 2, sentinels: 3, password, sentinelPassword });
 //   setup.sentinels      // [{ host: '127.0.0.1', port }, …] for store.redis.sentinel.nodes
 //   await setup.killPrimary();          // SIGKILL the current primary
 //   await setup.awaitNewPrimary(old);   // until the sentinels name another one
@@ -27,6 +27,10 @@ export interface SentinelSetupOptions {
   readonly sentinels?: number;
   /** How long the primary may be silent before a sentinel thinks it down. */
   readonly downAfterMs?: number;
+  /** requirepass (and masterauth) of the data nodes. */
+  readonly password?: string;
+  /** requirepass of the sentinels themselves. */
+  readonly sentinelPassword?: string;
 }
 
 export interface SentinelSetup {
@@ -46,6 +50,13 @@ export async function startSentinelSetup(
   options: SentinelSetupOptions = {},
 ): Promise<SentinelSetup> {
   const { replicas = 2, sentinels: sentinelCount = 3, downAfterMs = 1000 } = options;
+  const { password, sentinelPassword } = options;
+  const auth = (secret: string | undefined) =>
+    secret === undefined ? '' : `:${encodeURIComponent(secret)}@`;
+  /** An inspector's URL for a data node (`node`) or a sentinel. */
+  const urlOf = (port: number, kind: 'node' | 'sentinel') =>
+    `redis://${auth(kind === 'node' ? password : sentinelPassword)}127.0.0.1:${port}`;
+  const nodeAuth = password === undefined ? [] : ['--masterauth', password];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cgw-sentinel-'));
   const nodes: RedisServer[] = [];
   const sentinelProcesses: ChildProcess[] = [];
@@ -57,17 +68,22 @@ export async function startSentinelSetup(
   };
   try {
     // Replicas sync at once (the default waits 5 s for more replicas to share one transfer).
-    const primary = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
+    const primary = await startRedisServer({
+      ...(password === undefined ? {} : { password }),
+      args: ['--repl-diskless-sync-delay', '0', ...nodeAuth],
+    });
     nodes.push(primary);
     for (let i = 0; i < replicas; i += 1) {
       nodes.push(
         await startRedisServer({
+          ...(password === undefined ? {} : { password }),
           args: [
             '--replicaof',
             '127.0.0.1',
             String(primary.port),
             '--replica-announce-ip',
             '127.0.0.1',
+            ...nodeAuth,
           ],
         }),
       );
@@ -75,7 +91,7 @@ export async function startSentinelSetup(
     // Replicas in sync first: a sentinel only promotes a replica it has seen linked.
     await eventually(
       async () => {
-        const info = await infoOf(primary.port, 'replication');
+        const info = await infoOf(urlOf(primary.port, 'node'), 'replication');
         return (info.match(/state=online/g) ?? []).length === replicas;
       },
       { what: 'the replicas syncing' },
@@ -95,6 +111,11 @@ export async function startSentinelSetup(
           `sentinel down-after-milliseconds ${MASTER_NAME} ${downAfterMs}`,
           `sentinel failover-timeout ${MASTER_NAME} ${downAfterMs * 3}`,
           `sentinel parallel-syncs ${MASTER_NAME} 1`,
+          ...(password === undefined ? [] : [`sentinel auth-pass ${MASTER_NAME} ${password}`]),
+          // A sentinel with a password of its own; it uses the same one towards its peers.
+          ...(sentinelPassword === undefined
+            ? []
+            : [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`]),
           '',
         ].join('\n'),
       );
@@ -105,7 +126,7 @@ export async function startSentinelSetup(
     await eventually(
       async () => {
         for (const { port } of sentinels) {
-          const client = await inspector(`redis://127.0.0.1:${port}`);
+          const client = await inspector(urlOf(port, 'sentinel'));
           try {
             const known = (await client.sendCommand(['SENTINEL', 'REPLICAS', MASTER_NAME])) as [];
             const peers = (await client.sendCommand(['SENTINEL', 'SENTINELS', MASTER_NAME])) as [];
@@ -126,7 +147,7 @@ export async function startSentinelSetup(
   const primaryPort = async () => {
     for (const { port } of sentinels) {
       try {
-        const client = await inspector(`redis://127.0.0.1:${port}`);
+        const client = await inspector(urlOf(port, 'sentinel'));
         try {
           const reply = (await client.sendCommand([
             'SENTINEL',
@@ -161,7 +182,7 @@ export async function startSentinelSetup(
           const port = await primaryPort();
           if (port === oldPort) return 0;
           // Promoted, not just named: the new primary takes writes.
-          const info = await infoOf(port, 'replication');
+          const info = await infoOf(urlOf(port, 'node'), 'replication');
           return info.includes('role:master') ? port : 0;
         },
         { what: 'a new primary', withinMs },
@@ -170,9 +191,9 @@ export async function startSentinelSetup(
   };
 }
 
-/** INFO `section` of the node on `port`. */
-export async function infoOf(port: number, section: string): Promise<string> {
-  const client = await inspector(`redis://127.0.0.1:${port}`);
+/** INFO `section` of the node at `url`. */
+export async function infoOf(url: string, section: string): Promise<string> {
+  const client = await inspector(url);
   try {
     return await client.info(section);
   } finally {

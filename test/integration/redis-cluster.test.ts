@@ -1,4 +1,4 @@
-// Two gateway replicas on a real Redis Cluster (three primaries, a replica each): each client's
+// Two gateway replicas on a real Redis Cluster (three primaries, a replica each, a password): each client's
 // keys live on one slot, counts are exact whichever primary holds them, the admin listing and the
 // gauge walk every primary, and a primary killed and replaced by its replica is survived.
 import { expect } from 'chai';
@@ -12,6 +12,7 @@ type Upstream = Awaited<ReturnType<typeof startUpstream>>;
 
 const LIMIT = 3;
 const TOKEN = 'admin-token-for-the-cluster-test';
+const PASSWORD = 'cluster-nodes-secret';
 
 describe('Redis Cluster: two replicas over three primaries', function () {
   this.timeout(120_000);
@@ -23,7 +24,10 @@ describe('Redis Cluster: two replicas over three primaries', function () {
 
   before(async function () {
     await needRedisServer(this);
-    [cluster, upstream] = await Promise.all([startRedisCluster({ primaries: 3 }), startUpstream()]);
+    [cluster, upstream] = await Promise.all([
+      startRedisCluster({ primaries: 3, password: PASSWORD }),
+      startUpstream(),
+    ]);
     prefix = randomPrefix();
     const yaml = (onError: string) => `
 upstream: { url: "${upstream.url}" }
@@ -42,6 +46,7 @@ store:
         .slice(0, 2)
         .map((s) => `"${s.host}:${s.port}"`)
         .join(', ')}]
+      password: ${PASSWORD}
 `;
     [a, b] = await Promise.all([startGateway(yaml('allow')), startGateway(yaml('deny'))]);
     for (const gw of [a, b]) {
@@ -75,7 +80,7 @@ store:
     const primaries = await cluster.primaryPorts();
     expect(primaries).to.have.length(3);
     for (const port of primaries) {
-      const node = await inspector(`redis://127.0.0.1:${port}`);
+      const node = await inspector(`redis://:${PASSWORD}@127.0.0.1:${port}`);
       try {
         const keys: string[] = [];
         for await (const page of node.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
@@ -141,7 +146,11 @@ store:
   /** The client's count in the default window, read through a cluster client of the test. */
   async function countOf(key: string): Promise<number> {
     const live = (await cluster.primaryPorts())[0]!;
-    const client = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${live}` }], RESP: 2 });
+    const client = createCluster({
+      rootNodes: [{ url: `redis://127.0.0.1:${live}` }],
+      defaults: { password: PASSWORD },
+      RESP: 2,
+    });
     client.on('error', () => {});
     await client.connect();
     try {

@@ -1,6 +1,7 @@
 // Two gateway replicas on a real Redis Sentinel setup (one primary, two replicas, three
-// sentinels): they find the primary through the sentinels, count one client together, and follow
-// a failover by themselves while on_error decides what happens in between.
+// sentinels, passwords on the data nodes and on the sentinels): they find the primary through the
+// sentinels, count one client together, and follow a failover by themselves while on_error decides
+// what happens in between.
 import { expect } from 'chai';
 import { captureLog, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { eventually, inspector, needRedisServer, randomPrefix } from '../helpers/redis-server.js';
@@ -10,6 +11,8 @@ import { startUpstream } from '../helpers/upstream.js';
 type Upstream = Awaited<ReturnType<typeof startUpstream>>;
 
 const COMMAND_TIMEOUT_MS = 1000;
+const DATA_PASSWORD = 'data-nodes-secret';
+const SENTINEL_PASSWORD = 'sentinels-secret';
 /** "No hang": a request settles within the command timeout plus a loaded machine's slack. */
 const NO_HANG_MS = COMMAND_TIMEOUT_MS + 2_000;
 
@@ -24,7 +27,10 @@ describe('Redis Sentinel: two replicas through a failover', function () {
 
   before(async function () {
     await needRedisServer(this);
-    [setup, upstream] = await Promise.all([startSentinelSetup(), startUpstream()]);
+    [setup, upstream] = await Promise.all([
+      startSentinelSetup({ password: DATA_PASSWORD, sentinelPassword: SENTINEL_PASSWORD }),
+      startUpstream(),
+    ]);
     prefix = randomPrefix();
     const yaml = (onError: string) => `
 upstream: { url: "${upstream.url}" }
@@ -40,6 +46,8 @@ store:
     connect_timeout: 500ms
     sentinel:
       master_name: ${MASTER_NAME}
+      password: ${DATA_PASSWORD}
+      sentinel_password: ${SENTINEL_PASSWORD}
       nodes: [${setup.sentinels.map((s) => `"${s.host}:${s.port}"`).join(', ')}]
 `;
     allow = await startGateway(yaml('allow'), { logTo: captureLog() });
@@ -63,7 +71,7 @@ store:
 
   /** The client's count in the rule's window, as the node on `port` holds it. */
   async function countOn(port: number, ip: string, field = 'w:'): Promise<number> {
-    const client = await inspector(`redis://127.0.0.1:${port}`);
+    const client = await inspector(`redis://:${DATA_PASSWORD}@127.0.0.1:${port}`);
     try {
       const stored = await client.hGet(`${prefix}{${ip}}:windows`, field);
       return Number(stored?.split(':')[1] ?? 0);
