@@ -1,6 +1,6 @@
-// Two gateway replicas on a real Redis Cluster (three primaries, a replica each, a password): each client's
-// keys live on one slot, counts are exact whichever primary holds them, the admin listing and the
-// gauge walk every primary, and a primary killed and replaced by its replica is survived.
+// Two gateway replicas on a real Redis Cluster (three primaries, a replica each, a password): each
+// client's keys live on one slot, counts are exact whichever primary holds them, the admin listing
+// and the gauge walk every primary, and a primary killed and replaced by its replica is survived.
 import { expect } from 'chai';
 import { createCluster } from 'redis';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
