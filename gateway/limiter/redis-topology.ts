@@ -238,7 +238,7 @@ function sentinel(
     subscribe: (channel, listener) => client.subscribe(channel, listener),
     onError: (listener) => {
       client.on('error', listener);
-      client.on('client-error', listener);
+      client.on('client-error', (event: { error: Error }) => listener(event.error));
     },
     onReady: (listener) => client.on('ready', listener),
     destroy: () => void client.destroy().catch(() => {}),
