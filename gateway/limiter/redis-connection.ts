@@ -74,7 +74,7 @@ export class RedisConnection {
     return this.#run((topology) => command(topology.commands));
   }
 
-  /** Runs `command` on each primary in turn (one in single and Sentinel modes). */
+  /** Every primary, ordered by address (one in single and Sentinel modes). */
   primaries(): Promise<Primary[]> {
     return this.#run((topology) => topology.primaries());
   }

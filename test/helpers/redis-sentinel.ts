@@ -70,7 +70,8 @@ export async function startSentinelSetup(
     // Replicas sync at once (the default waits 5 s for more replicas to share one transfer).
     const primary = await startRedisServer({
       ...(password === undefined ? {} : { password }),
-      args: ['--repl-diskless-sync-delay', '0', ...nodeAuth],
+      // --dir: a replica's sync may write an RDB file; never into the working directory.
+      args: ['--repl-diskless-sync-delay', '0', '--dir', dir, ...nodeAuth],
     });
     nodes.push(primary);
     for (let i = 0; i < replicas; i += 1) {
@@ -83,6 +84,8 @@ export async function startSentinelSetup(
             String(primary.port),
             '--replica-announce-ip',
             '127.0.0.1',
+            '--dir',
+            dir,
             ...nodeAuth,
           ],
         }),

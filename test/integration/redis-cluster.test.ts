@@ -117,6 +117,71 @@ store:
     expect(metrics).to.match(/^gateway_throttled_clients 30$/m);
   });
 
+  it("follows ASK and MOVED while a client's slot moves to another primary, counting exactly", async () => {
+    const ip = '198.51.100.150';
+    const key = `${prefix}{${ip}}:windows`;
+    const node = (port: number) => inspector(`redis://:${PASSWORD}@127.0.0.1:${port}`);
+    for (const gw of [a, b, a]) expect(await get(gw, ip, '/load/')).to.equal(200);
+
+    const primaries = await cluster.primaryPorts();
+    const ids = new Map<number, string>();
+    let slot = -1;
+    let source = 0;
+    for (const port of primaries) {
+      const client = await node(port);
+      try {
+        ids.set(port, String(await client.sendCommand(['CLUSTER', 'MYID'])));
+        slot = await client.clusterKeySlot(key);
+        if (Number(await client.sendCommand(['CLUSTER', 'COUNTKEYSINSLOT', String(slot)])) > 0) {
+          source = port;
+        }
+      } finally {
+        client.destroy();
+      }
+    }
+    const target = primaries.find((port) => port !== source)!;
+    const [from, to] = await Promise.all([node(source), node(target)]);
+    try {
+      // The slot is migrating: the keys are still on the source, which answers.
+      await to.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', ids.get(source)!]);
+      await from.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', ids.get(target)!]);
+      expect(await get(b, ip, '/load/')).to.equal(200);
+      // The keys have moved, the slot not yet: the source answers ASK, the gateway asks the target.
+      const keys = (await from.sendCommand([
+        'CLUSTER',
+        'GETKEYSINSLOT',
+        String(slot),
+        '100',
+      ])) as string[];
+      expect(keys).to.include(key);
+      await from.sendCommand(
+        ['MIGRATE', '127.0.0.1', String(target), '', '0', '5000', 'AUTH', PASSWORD, 'KEYS'].concat(
+          keys,
+        ),
+      );
+      expect(await get(a, ip, '/load/')).to.equal(200);
+      // The slot belongs to the target now: the source answers MOVED.
+      for (const port of [
+        target,
+        source,
+        ...primaries.filter((p) => p !== source && p !== target),
+      ]) {
+        const client = await node(port);
+        try {
+          await client.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', ids.get(target)!]);
+        } finally {
+          client.destroy();
+        }
+      }
+      expect(await get(b, ip, '/load/')).to.equal(200);
+      const stored = await to.hGet(key, 'w:');
+      expect(Number(stored?.split(':')[1])).to.equal(6);
+    } finally {
+      from.destroy();
+      to.destroy();
+    }
+  });
+
   it('survives a primary killed and its replica promoted, and counts on there', async () => {
     const ip = '198.51.100.200';
     const key = `${prefix}{${ip}}:windows`;
