@@ -22,6 +22,8 @@ export interface RedisConnectionOptions {
 
 /** Commands waiting for Redis at most; more fail at once, so a stall cannot grow memory. */
 const MAX_PENDING = 10_000;
+/** A command refused with TRYAGAIN (a Cluster slot in migration) is sent again after this. */
+const TRYAGAIN_DELAY_MS = 20;
 /** A connection is replaced (see #replace) at most this often. */
 const REPLACE_INTERVAL_MS = 1_000;
 
@@ -112,7 +114,7 @@ export class RedisConnection {
     const topology = this.#topology;
     const sentAtMs = performance.now();
     let settled = false;
-    const send = () => {
+    const send = (): Promise<T> => {
       // The first attempt ended too late for this caller, who has moved on already.
       if (settled) throw new RedisTimeoutError('Redis was not reachable in time');
       return command(topology).then(
@@ -121,7 +123,17 @@ export class RedisConnection {
           return reply;
         },
         (error: unknown) => {
-          if (error instanceof ErrorReply) this.#answeredWithError(topology, error);
+          if (error instanceof ErrorReply) {
+            this.#answeredWithError(topology, error);
+            // A Cluster slot in migration: a script whose keys are not all on one side yet (a
+            // client's throttle key usually does not exist) is refused until the slot has moved.
+            // Ask again shortly, until the command timeout gives up on it.
+            if (error.message.startsWith('TRYAGAIN') && !settled) {
+              return new Promise<void>((resolve) => setTimeout(resolve, TRYAGAIN_DELAY_MS)).then(
+                send,
+              );
+            }
+          }
           throw this.#explain(error);
         },
       );
