@@ -91,8 +91,8 @@ store: { type: redis, redis: { url: "${redis.url}", prefix: "${randomPrefix()}" 
     const spent = (await commandCount(redis)) - before;
     console.log(`      (${FLOOD} throttled requests cost Redis ${spent} commands)`);
     expect(Object.fromEntries(statuses)).to.deep.equal({ 429: FLOOD });
-    // A recheck per replica every throttle_cache.recheck (5 s) at most, and the gauge's scans.
-    expect(spent).to.be.below(50);
+    // At most one recheck per replica every throttle_cache.recheck (5 s): a handful, not 20,000.
+    expect(spent).to.be.below(100);
 
     // The captcha is passed on A; B lets the client through within the bound.
     const page = await fetch(b.url + '/users/captcha/', {
