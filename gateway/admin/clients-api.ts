@@ -1,5 +1,5 @@
-// The admin API on clients (CONTRACT §11): inspect one, throttle one, lift a throttle. Every route
-// here sits behind the bearer-token gate of admin/app.ts.
+// The admin API on clients: list the throttled ones (across every Redis primary), inspect one,
+// throttle one, lift a throttle. Every route here sits behind the bearer-token gate of admin/app.ts.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ipKey, parseClientAddress } from '../client-ip/ip-key.js';
@@ -35,7 +35,7 @@ export function mountClientsApi(router: Router, deps: ClientsApiDeps): void {
   router.get('/admin/throttled', async (ctx) => {
     const limit = Math.min(1000, Math.max(1, Number(ctx.query.limit) || 100));
     const cursor = typeof ctx.query.cursor === 'string' ? ctx.query.cursor : '';
-    if (!/^\d*$/.test(cursor)) {
+    if (!/^(\d+\.)?\d*$/.test(cursor)) {
       ctx.status = 400;
       ctx.body = { detail: 'Not a cursor.' };
       return;

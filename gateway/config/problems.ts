@@ -36,7 +36,7 @@ function allowedKeys(root: z.ZodType, path: readonly PropertyKey[]): string[] {
 }
 
 /** Keys whose values never appear in a problem line: problems are printed and logged. */
-const SECRET_KEYS = new Set(['secret', 'token', 'password', 'url']);
+const SECRET_KEYS = new Set(['secret', 'token', 'password', 'sentinel_password', 'url']);
 const isSecret = (path: readonly PropertyKey[]): boolean =>
   path.length > 0 && SECRET_KEYS.has(String(path[path.length - 1])) && path[0] !== 'upstream';
 

@@ -2,6 +2,7 @@
 // in milliseconds and sizes in bytes; everything else keeps the YAML's names.
 import { z } from 'zod';
 import { parseRangeEntry, RANGE_NAMES } from '../client-ip/cidr.js';
+import { parseHostPort } from './host-port.js';
 import {
   boolean,
   checked,
@@ -41,6 +42,13 @@ const optionalUrl = checked(
   '',
   (v) => v === '' || isHttpUrl(v),
   'an http(s) URL, or "" for the default',
+);
+
+/** host:port, the host a name, an IPv4 address or a bracketed IPv6 address. */
+const hostPort = checked(
+  REQUIRED,
+  (v) => parseHostPort(v) !== undefined,
+  'host:port, such as redis-sentinel:26379, 10.0.0.5:6379 or [2001:db8::5]:6379',
 );
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'];
@@ -279,6 +287,7 @@ export const configSchema = z
     store: section({
       type: oneOf(['memory', 'redis'], 'memory'),
       redis: section({
+        mode: oneOf(['single', 'sentinel', 'cluster'], 'single'),
         url: checked(
           'redis://127.0.0.1:6379/0',
           // What node-redis accepts: redis: or rediss:, a host, a database index as the only path.
@@ -296,10 +305,29 @@ export const configSchema = z
           },
           'a redis:// or rediss:// URL (redis[s]://[[user]:password@]host[:port][/db])',
         ),
+        sentinel: section({
+          master_name: text(''),
+          nodes: list(hostPort, []),
+          username: text(''),
+          password: text(''),
+          sentinel_username: text(''),
+          sentinel_password: text(''),
+          tls: boolean(false),
+        }),
+        cluster: section({
+          nodes: list(hostPort, []),
+          username: text(''),
+          password: text(''),
+          tls: boolean(false),
+        }),
         prefix: text('cgw:'),
         on_error: oneOf(['allow', 'deny'], 'allow'),
         connect_timeout: duration('2s'),
         command_timeout: duration('250ms'),
+        throttle_cache: section({
+          max_clients: integer(100_000, 0, 10_000_000),
+          recheck: duration('5s', { min: 100 }),
+        }),
       }),
     }),
     log: section({
@@ -368,6 +396,35 @@ export const configSchema = z
         code: 'custom',
         path: ['listen', 'headers_timeout'],
         message: `${config.listen.headers_timeout}ms is longer than listen.request_timeout (${config.listen.request_timeout}ms); it must not be`,
+      });
+    }
+    const redis = config.store.redis;
+    if (config.store.type === 'redis' && redis.mode === 'sentinel') {
+      if (redis.sentinel.master_name === '') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['store', 'redis', 'sentinel', 'master_name'],
+          message:
+            'is required with mode "sentinel" (the name the sentinels monitor, e.g. mymaster)',
+        });
+      }
+      if (redis.sentinel.nodes.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['store', 'redis', 'sentinel', 'nodes'],
+          message: 'must list at least one sentinel (host:port; three or more for a failover)',
+        });
+      }
+    }
+    if (
+      config.store.type === 'redis' &&
+      redis.mode === 'cluster' &&
+      redis.cluster.nodes.length === 0
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['store', 'redis', 'cluster', 'nodes'],
+        message: 'must list at least one cluster node (host:port) to discover the others from',
       });
     }
     if (config.listen.port !== 0 && config.listen.port === config.admin.port) {

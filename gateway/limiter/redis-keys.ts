@@ -36,3 +36,8 @@ export function clientOfThrottleKey(prefix: string, key: string): string | undef
   if (!key.startsWith(head) || !key.endsWith(tail)) return undefined;
   return key.slice(head.length, key.length - tail.length);
 }
+
+/** The pub/sub channel on which a lift is announced to every replica (its message: the client). */
+export function liftsChannel(prefix: string): string {
+  return `${prefix}lifts`;
+}

@@ -90,6 +90,18 @@ if count <= limit then return 1 end
 return 0
 `;
 
+const RELEASE = `
+-- Lifts a client's throttle and resets its request counters (Store.release), and tells every
+-- replica, whose memory of the throttle must go too. The attempt counter stays, so passing a
+-- captcha does not buy a fresh allowance of captcha attempts.
+-- KEYS[1]  the client's throttle
+-- KEYS[2]  the client's window counters
+-- ARGV[1]  the channel of lifts
+-- ARGV[2]  the client
+redis.call('DEL', KEYS[1], KEYS[2])
+return redis.call('PUBLISH', ARGV[1], ARGV[2])
+`;
+
 export const SCRIPTS = {
   hit: defineScript({
     SCRIPT: HIT,
@@ -109,6 +121,16 @@ export const SCRIPTS = {
     NUMBER_OF_KEYS: 1,
     parseCommand(parser: CommandParser, keys: ClientKeys, args: readonly string[]) {
       parser.pushKey(keys.attempts);
+      parser.push(...args);
+    },
+    transformReply: (reply: unknown) => Number(reply),
+  }),
+  release: defineScript({
+    SCRIPT: RELEASE,
+    NUMBER_OF_KEYS: 2,
+    parseCommand(parser: CommandParser, keys: ClientKeys, args: readonly string[]) {
+      parser.pushKey(keys.throttle);
+      parser.pushKey(keys.windows);
       parser.push(...args);
     },
     transformReply: (reply: unknown) => Number(reply),

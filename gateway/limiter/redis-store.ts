@@ -1,5 +1,6 @@
-// The Store on Redis, shared by every replica (CONTRACT §10): each read-modify-write is one Lua
-// script or one single-key command, so one atomic step and one round trip per request.
+// The Store on Redis, shared by every replica: each read-modify-write is one Lua script or one
+// single-key command, so one atomic step and one round trip per request. A client this replica
+// knows to be throttled is answered from its memory (throttle-cache.ts), with no round trip.
 //
 // Times are the caller's `nowMs`, as for the memory store, not Redis' clock: tests control time,
 // and replicas agree to within their clock skew (NTP keeps that to milliseconds, far below any
@@ -10,14 +11,18 @@ import { RedisConnection, type RedisConnectionOptions } from './redis-connection
 import {
   clientKeys,
   clientOfThrottleKey,
+  liftsChannel,
   throttleKeyPattern,
   windowField,
   type ClientKeys,
 } from './redis-keys.js';
+import { ThrottleCache, type ThrottleCacheOptions } from './throttle-cache.js';
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   /** Starts every key, so several gateways (or other apps) can share one Redis database. */
   readonly prefix: string;
+  /** The throttles kept in this replica's memory; maxClients 0 keeps none (every hit asks Redis). */
+  readonly throttleCache: ThrottleCacheOptions;
 }
 
 /** countThrottled scans at most this many keys a call, and answers from memory in between. */
@@ -30,11 +35,23 @@ const THROTTLE_KEY_MARGIN_MS = 60_000;
 export class RedisStore implements Store {
   readonly #connection: RedisConnection;
   readonly #prefix: string;
+  readonly #channel: string;
+  readonly #cache: ThrottleCache | undefined;
   #counted = { atMs: -Infinity, count: 0 };
 
   constructor(options: RedisStoreOptions) {
     this.#connection = new RedisConnection(options);
     this.#prefix = options.prefix;
+    this.#channel = liftsChannel(options.prefix);
+    if (options.throttleCache.maxClients > 0) {
+      const cache = new ThrottleCache(options.throttleCache);
+      this.#cache = cache;
+      this.#connection.subscribe({
+        channel: this.#channel,
+        listener: (client) => cache.forget(client),
+        onGap: () => cache.clear(),
+      });
+    }
   }
 
   async hit(
@@ -44,12 +61,23 @@ export class RedisStore implements Store {
     nowMs: number,
     quota?: Quota,
   ) {
+    const cache = this.#cache;
+    const known = cache?.lookup(client, nowMs) ?? 0;
+    if (known !== 0) {
+      if (quota) {
+        quota.remaining = 0;
+        quota.index = 0;
+      }
+      return known;
+    }
+    const generation = cache?.generation ?? 0;
     const args = [String(Math.floor(nowMs)), String(blockMs)];
     for (const limit of limits) {
       args.push(windowField(limit.id), String(limit.limit), String(limit.windowMs));
     }
     const keys = this.#keys(client);
     const reply = await this.#connection.run((redis) => redis.hit(keys, args));
+    cache?.remember(client, reply.untilMs, nowMs, generation);
     if (quota) {
       quota.remaining = reply.remaining;
       quota.index = reply.index;
@@ -65,47 +93,60 @@ export class RedisStore implements Store {
 
   async throttledUntil(client: string, nowMs: number) {
     const { throttle } = this.#keys(client);
+    const generation = this.#cache?.generation ?? 0;
     const until = Number(await this.#connection.run((redis) => redis.get(throttle)));
-    return until > nowMs ? until : 0;
+    const untilMs = until > nowMs ? until : 0;
+    this.#cache?.remember(client, untilMs, nowMs, generation);
+    return untilMs;
   }
 
   async throttle(client: string, untilMs: number) {
     const { throttle } = this.#keys(client);
     const ttlMs = Math.max(0, Math.ceil(untilMs - Date.now())) + THROTTLE_KEY_MARGIN_MS;
-    await this.#connection.run((redis) =>
-      redis.set(throttle, String(untilMs), { expiration: { type: 'PX', value: ttlMs } }),
-    );
+    await this.#connection.run((redis) => redis.setPx(throttle, String(untilMs), ttlMs));
   }
 
   async release(client: string) {
-    const { throttle, windows } = this.#keys(client);
-    // One DEL of both keys is atomic; the attempt counter stays, so passing a captcha does not
-    // buy a fresh allowance of captcha attempts.
-    await this.#connection.run((redis) => redis.del([throttle, windows]));
+    // Forgotten here at once; the other replicas hear it on the channel (and so does this one).
+    this.#cache?.forget(client);
+    const keys = this.#keys(client);
+    await this.#connection.run((redis) => redis.release(keys, [this.#channel, client]));
   }
 
   async throttled(cursor: string, count: number, nowMs: number): Promise<ThrottledPage> {
+    // The cursor is "<primary>.<SCAN cursor>", or the SCAN cursor alone on the first primary
+    // (the only one outside a cluster). Primaries are walked in the order of their addresses.
+    const [first = '0', second] = cursor === '' ? ['0'] : cursor.split('.');
+    let index = second === undefined ? 0 : Number(first);
+    const scanCursor = second ?? first;
+    const primaries = await this.#connection.primaries();
+    const primary = primaries[index];
+    if (primary === undefined) return { clients: [], cursor: '' };
     // SCAN, never KEYS: bounded work per page however many keys the database holds.
-    const page = await this.#connection.run((redis) =>
-      redis.scan(cursor === '' ? '0' : cursor, {
-        MATCH: throttleKeyPattern(this.#prefix),
-        COUNT: count,
-      }),
+    const page = await this.#connection.onPrimary(primary, (node) =>
+      node.scan(scanCursor, throttleKeyPattern(this.#prefix), count),
     );
     const values =
-      page.keys.length === 0 ? [] : await this.#connection.run((redis) => redis.mGet(page.keys));
+      page.keys.length === 0
+        ? []
+        : await this.#connection.onPrimary(primary, (node) => node.values(page.keys));
     const clients: { client: string; untilMs: number }[] = [];
     page.keys.forEach((key, i) => {
       const client = clientOfThrottleKey(this.#prefix, key);
       const untilMs = Number(values[i]);
       if (client !== undefined && untilMs > nowMs) clients.push({ client, untilMs });
     });
-    return { clients, cursor: page.cursor === '0' ? '' : page.cursor };
+    let next = page.cursor;
+    if (next === '0') {
+      index += 1;
+      next = index < primaries.length ? '0' : '';
+    }
+    return { clients, cursor: next === '' ? '' : index === 0 ? next : `${index}.${next}` };
   }
 
   /**
-   * An estimate for the gauge: a bounded SCAN at most every 30 s, so a scrape never walks a huge
-   * keyspace; past COUNT_SCAN_KEYS keys it answers what it counted so far.
+   * An estimate for the gauge: a bounded SCAN (of every primary) at most every 30 s, so a scrape
+   * never walks a huge keyspace; past COUNT_SCAN_KEYS keys it answers what it counted so far.
    */
   async countThrottled(nowMs: number) {
     if (nowMs - this.#counted.atMs < COUNT_CACHE_MS) return this.#counted.count;
@@ -123,7 +164,7 @@ export class RedisStore implements Store {
   }
 
   async ping() {
-    await this.#connection.run((redis) => redis.ping());
+    await this.#connection.ping();
   }
 
   close() {

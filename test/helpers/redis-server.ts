@@ -89,6 +89,8 @@ export interface RedisServerOptions {
   readonly port?: number;
   /** TLS only (rediss://localhost:PORT), with this certificate; see selfSignedCertificate. */
   readonly tls?: Certificate;
+  /** More redis-server options, e.g. ['--replicaof', '127.0.0.1', '6379']. */
+  readonly args?: readonly string[];
 }
 
 export interface Certificate {
@@ -143,6 +145,7 @@ async function serverOn(port: number, options: RedisServerOptions): Promise<Redi
     args.push('--port', String(port));
   }
   if (options.password !== undefined) args.push('--requirepass', options.password);
+  args.push(...(options.args ?? []));
   let child = await spawnReady(args);
   const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
   return {
@@ -168,14 +171,17 @@ async function serverOn(port: number, options: RedisServerOptions): Promise<Redi
   };
 }
 
-/** Spawns redis-server and resolves when it logs that it accepts connections. */
-async function spawnReady(args: string[]): Promise<ChildProcess> {
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns redis-server (or `command`) and resolves when it logs `ready`. */
+export async function spawnReady(
+  args: readonly string[],
+  { command = 'redis-server', ready = 'Ready to accept connections' } = {},
+): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += String(chunk);
-      if (output.includes('Ready to accept connections')) {
+      if (output.includes(ready)) {
         child.stdout?.off('data', onData);
         child.stdout?.resume();
         resolve();
@@ -184,12 +190,13 @@ async function spawnReady(args: string[]): Promise<ChildProcess> {
     child.stdout?.on('data', onData);
     child.stderr?.resume();
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
+    child.once('exit', (code) => reject(new Error(`${command} exited (${code}):\n${output}`)));
   });
   return child;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+/** SIGKILL, and resolves once the process is gone. */
+export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGKILL');
@@ -212,4 +219,25 @@ export async function selfSignedCertificate(dir: string): Promise<Certificate | 
     once(openssl, 'error').then(() => [-1]),
   ])) as [number | null];
   return code === 0 ? { certFile, keyFile } : undefined;
+}
+
+/** Polls `call` until it resolves truthy; for states that have no event to await (a failover). */
+export async function eventually<T>(
+  call: () => Promise<T>,
+  { withinMs = 20_000, everyMs = 100, what = 'the condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await call();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not hold within ${withinMs}ms`, { cause: last });
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
 }

@@ -181,6 +181,7 @@ CAPTCHA_SECRET: captchaSecret
 CAPTCHA_SITE_KEY: captchaSiteKey
 CSRF_SECRET: csrfSecret
 REDIS_PASSWORD: redisPassword
+REDIS_SENTINEL_PASSWORD: redisSentinelPassword
 REDIS_URL: redisUrl
 {{- end }}
 

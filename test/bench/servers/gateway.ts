@@ -21,7 +21,16 @@ try {
     log: createLogger(result.config.log.level),
   });
   // A store that cannot answer would make every request a store error: not a figure worth having.
-  await gateway.store.ping();
+  // On a loaded machine the first connection may take longer than one command timeout: retry.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await gateway.store.ping();
+      break;
+    } catch (error) {
+      if (attempt === 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
   const { publicPort } = await gateway.listen();
   announce(publicPort);
 } catch (error) {

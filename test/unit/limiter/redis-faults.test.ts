@@ -28,8 +28,9 @@ const T0 = 1_700_000_040_000;
 
 function storeAt(url: string): RedisStore {
   return new RedisStore({
-    url,
+    target: { mode: 'single', url },
     prefix: 'cgw:',
+    throttleCache: { maxClients: 1000, recheckMs: 5000 },
     connectTimeoutMs: 500,
     commandTimeoutMs: COMMAND_TIMEOUT_MS,
   });
@@ -220,8 +221,10 @@ describe('RedisStore faults (a redis-server of its own)', function () {
       );
       const script = `
         const { RedisStore } = await import(${JSON.stringify(storeModule)});
-        const store = new RedisStore({ url: ${JSON.stringify(tlsServer!.url)}, prefix: 'cgw:',
-          connectTimeoutMs: 2000, commandTimeoutMs: 2000 });
+        const store = new RedisStore({
+          target: { mode: 'single', url: ${JSON.stringify(tlsServer!.url)} }, prefix: 'cgw:',
+          connectTimeoutMs: 2000, commandTimeoutMs: 2000,
+          throttleCache: { maxClients: 1000, recheckMs: 5000 } });
         try {
           await store.ping();
           process.stdout.write(String(await store.hit('a', [{ id: '', limit: 1, windowMs: 60000 }], 1000, 0)));

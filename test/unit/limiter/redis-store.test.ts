@@ -21,8 +21,14 @@ const HOUR = 60 * MINUTE;
 const BLOCK = 15 * MINUTE;
 const byDefault: WindowLimit = { id: '', limit: 3, windowMs: MINUTE };
 
-function redisStore(prefix: string): RedisStore {
-  return new RedisStore({ url: REDIS_URL, prefix, connectTimeoutMs: 1000, commandTimeoutMs: 1000 });
+function redisStore(prefix: string, maxClients = 1000): RedisStore {
+  return new RedisStore({
+    target: { mode: 'single', url: REDIS_URL },
+    prefix,
+    connectTimeoutMs: 1000,
+    commandTimeoutMs: 1000,
+    throttleCache: { maxClients, recheckMs: 5000 },
+  });
 }
 
 describe('RedisStore', function () {
