@@ -1,4 +1,4 @@
-// The gateway's Prometheus metrics (CONTRACT §11), in a registry of its own per gateway instance.
+// The gateway's Prometheus metrics, in a registry of its own per gateway instance.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { RequestMetrics } from './request-metrics.js';
 

@@ -1,4 +1,4 @@
-// Live reload (CONTRACT §11): re-reads the config file on SIGHUP or when it changes on disk, and
+// Live reload: re-reads the config file on SIGHUP or when it changes on disk, and
 // hands a valid one to the running gateway; an invalid one is refused and the old one stays.
 import { watch, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// gateway_requests_total and gateway_request_duration_seconds (CONTRACT §11), recorded for every
+// gateway_requests_total and gateway_request_duration_seconds, recorded for every
 // request into typed arrays and turned into Prometheus series only when scraped: prom-client's own
 // inc() and observe() hash their label object on each call, which the profile showed at about
 // 1 µs a request on the proxy's hot path.

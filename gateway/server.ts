@@ -51,7 +51,7 @@ export interface Gateway {
   listen(): Promise<{ publicPort: number; adminPort: number }>;
   /** Takes over a new, validated config without dropping a connection; state survives. */
   reload(next: Config): ReloadResult;
-  /** Graceful shutdown (CONTRACT §9): not ready, no new connections, in-flight requests finish. */
+  /** Graceful shutdown: not ready, no new connections, in-flight requests finish. */
   shutdown(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-// The admin port (CONTRACT §8): liveness, readiness, metrics, and the token gate of /admin/*.
+// The admin port: liveness, readiness, metrics, and the token gate of /admin/*.
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Metrics } from '../metrics.js';

@@ -1,4 +1,4 @@
-// Finds who the client is behind trusted proxies (CONTRACT §3).
+// Finds who the client is behind trusted proxies.
 import type { IncomingHttpHeaders } from 'node:http';
 import ipaddr from 'ipaddr.js';
 import type { Address, AddressSet } from './cidr.js';

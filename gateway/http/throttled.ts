@@ -1,4 +1,4 @@
-// The answer a throttled client gets (CONTRACT §5): browsers are sent to the captcha page,
+// The answer a throttled client gets: browsers are sent to the captcha page,
 // everything else gets a 429 whose redirect_url the storefront recognises.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from './send.js';

@@ -1,4 +1,4 @@
-// The header block the upstream receives (CONTRACT §7): the client's header lines as they came (name
+// The header block the upstream receives: the client's header lines as they came (name
 // case, order and repeats kept), minus hop-by-hop fields, the body framed again, and
 // X-Forwarded-For, -Proto, -Host and X-Request-Id written.
 //

@@ -19,7 +19,7 @@ export function writeResponseHead(
 ): void {
   const kept = endToEndHeaders(proxyRes.rawHeaders);
   if (requestId !== undefined && !hasRequestId(kept)) kept.push('x-request-id', requestId);
-  // A draining gateway tells keep-alive clients to reconnect elsewhere (CONTRACT §9).
+  // A draining gateway tells keep-alive clients to reconnect elsewhere.
   if (draining) kept.push('connection', 'close');
   res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, kept);
 }

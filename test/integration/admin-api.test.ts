@@ -4,7 +4,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const TOKEN = 'admin-t0ken';
 
-describe('admin API (CONTRACT §11)', () => {
+describe('admin API', () => {
   let upstream: Upstream;
   let gw: RunningGateway;
   const nowMs = 1_700_000_040_000;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 
-describe('admin port (CONTRACT §8)', () => {
+describe('admin port', () => {
   let gw: RunningGateway;
   afterEach(async () => {
     await gw.stop();

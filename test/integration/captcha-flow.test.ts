@@ -10,7 +10,7 @@ const SITE_KEY_RE = /sitekey=["|']\w+/gi;
 const CSRF_RE = /name=['|"]csrfmiddlewaretoken['|"] value=['|"]\w+/gi;
 const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
-describe('throttle → captcha → pass, through a real gateway (CONTRACT §5, §6)', () => {
+describe('throttle → captcha → pass, through a real gateway', () => {
   let upstream: Upstream;
   let siteverify: SiteverifyServer;
   let gw: RunningGateway;

@@ -16,7 +16,7 @@ function rawGet(gw: RunningGateway, target: string, headers: Record<string, stri
   });
 }
 
-describe('hostile input (issue 4)', () => {
+describe('hostile input', () => {
   let upstream: Upstream;
   let gw: RunningGateway;
 

@@ -47,7 +47,7 @@ function request(
   });
 }
 
-describe('graceful drain (CONTRACT §9)', () => {
+describe('graceful drain', () => {
   it('turns not-ready, refuses new connections, finishes in-flight requests with Connection: close', async () => {
     const upstream = await holdingUpstream();
     const gw = await startGateway(`upstream: { url: "${upstream.url}" }`);
@@ -92,7 +92,7 @@ describe('graceful drain (CONTRACT §9)', () => {
   });
 });
 
-describe('the captcha-gateway command (CONTRACT §1)', () => {
+describe('the captcha-gateway command', () => {
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts', ...args], {
       cwd: root,

@@ -13,7 +13,7 @@ const SECRETS = {
   response: 'pass-CAPTCHA-RESPONSE-e11a',
 };
 
-describe('request logs (CONTRACT §11)', () => {
+describe('request logs', () => {
   let upstream: Upstream;
   let siteverify: SiteverifyServer;
   let gateway: Gateway;

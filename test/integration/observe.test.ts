@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { startGateway } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 
-describe('observe mode (CONTRACT §11)', () => {
+describe('observe mode', () => {
   it('proxies every request a throttle would have stopped, and counts it as would_throttle', async () => {
     const upstream = await startUpstream();
     const gw = await startGateway(`

@@ -1,4 +1,4 @@
-// Checks pool exhaustion through a real gateway (CONTRACT §7): with every upstream socket held by
+// Checks pool exhaustion through a real gateway: with every upstream socket held by
 // a stalled request, the requests waiting for one are answered 504 within upstream.timeout, and
 // the gateway serves again once the upstream does.
 import { expect } from 'chai';

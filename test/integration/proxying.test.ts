@@ -8,7 +8,7 @@ import { patternChunk, patternSha256, startUpstream, type Upstream } from '../he
 
 const MB = 1024 * 1024;
 
-describe('proxying through a real gateway (CONTRACT §7)', () => {
+describe('proxying through a real gateway', () => {
   let upstream: Upstream;
   let gw: RunningGateway;
 
@@ -126,7 +126,7 @@ listen: { host: 127.0.0.1, port: 0, drain_timeout: 1s }
   });
 });
 
-describe('upstream faults through a real gateway (CONTRACT §7)', () => {
+describe('upstream faults through a real gateway', () => {
   it('answers 502 without internal detail when the upstream refuses connections', async () => {
     const gw: RunningGateway = await startGateway('upstream: { url: "http://127.0.0.1:9" }');
     try {

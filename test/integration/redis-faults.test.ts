@@ -1,4 +1,4 @@
-// A gateway on a Redis that dies, freezes, or is not there yet (CONTRACT §10): it keeps serving by
+// A gateway on a Redis that dies, freezes, or is not there yet: it keeps serving by
 // store.redis.on_error, never holds a request past the command timeout, logs each outage once,
 // and counts again once Redis is back. Each test runs a redis-server of its own.
 import { expect } from 'chai';
@@ -18,7 +18,7 @@ const COMMAND_TIMEOUT_MS = 200;
 /** Generous: proves "no hang" without depending on timer precision on a busy machine. */
 const NO_HANG_MS = COMMAND_TIMEOUT_MS + 800;
 
-describe('a gateway whose Redis fails (CONTRACT §10)', function () {
+describe('a gateway whose Redis fails', function () {
   let upstream: Upstream;
   let redis: RedisServer | undefined;
   let gw: RunningGateway | undefined;

@@ -1,4 +1,4 @@
-// Two gateway replicas sharing one Redis (CONTRACT §10): one count, one throttle, one captcha pass
+// Two gateway replicas sharing one Redis: one count, one throttle, one captcha pass
 // for a client whichever replica it reaches, and no lost count under concurrency.
 import { expect } from 'chai';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
@@ -10,7 +10,7 @@ type Upstream = Awaited<ReturnType<typeof startUpstream>>;
 
 const CSRF_RE = /name='csrfmiddlewaretoken' value='(\w+)'/;
 
-describe('two replicas sharing one Redis (CONTRACT §10)', function () {
+describe('two replicas sharing one Redis', function () {
   let upstream: Upstream;
   let siteverify: SiteverifyServer;
   let prefix: string;

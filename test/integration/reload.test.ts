@@ -39,7 +39,7 @@ function configMapDir(content: string) {
   return { file: path.join(dir, 'config.yaml'), publish };
 }
 
-describe('live reload (CONTRACT §11)', () => {
+describe('live reload', () => {
   let upstream: Upstream;
   let gateway: Gateway;
   let url: string;

@@ -1,4 +1,4 @@
-// Checks that slow clients cannot hold the gateway's connections (CONTRACT §2 listen.*): headers
+// Checks that slow clients cannot hold the gateway's connections: headers
 // trickled in (slowloris) are cut at headers_timeout, a body trickled in at request_timeout, and
 // an idle keep-alive connection is closed after keep_alive_timeout. Node checks the first two on
 // an interval (at most 1 s, set by the gateway), so a cut lands up to that much after the deadline.
@@ -53,7 +53,7 @@ async function trickle(port: number, head: string, trickled: string): Promise<En
   return { text, elapsedMs: Date.now() - started };
 }
 
-describe('slow clients (CONTRACT §2 listen.*)', function () {
+describe('slow clients', function () {
   this.timeout(20_000);
 
   let upstream: Upstream;
@@ -145,7 +145,7 @@ function completeResponse(text: string): boolean {
   return length !== null && text.length - (end + 4) >= Number(length[1]);
 }
 
-describe('a slow upload is not a slow upstream (CONTRACT §2 upstream.timeout)', function () {
+describe('a slow upload is not a slow upstream', function () {
   this.timeout(20_000);
 
   it('lets a body trickled in for longer than upstream.timeout reach the upstream and its answer back', async () => {

@@ -10,7 +10,7 @@ function from(ip: string, headers: Record<string, string> = {}): Record<string, 
   return { 'x-forwarded-for': ip, ...headers };
 }
 
-describe('throttling through a real gateway (CONTRACT §4, §5)', () => {
+describe('throttling through a real gateway', () => {
   let upstream: Upstream;
   let gw: RunningGateway;
   let nowMs = 1_700_000_040_000;
@@ -181,7 +181,7 @@ captcha: { secret: s3cret, site_key: sitekey }
   });
 });
 
-describe('client identity from an untrusted peer (CONTRACT §3)', () => {
+describe('client identity from an untrusted peer', () => {
   it('ignores X-Forwarded-For when the peer is not a trusted proxy', async () => {
     const upstream = await startUpstream();
     const gw = await startGateway(`

@@ -1,4 +1,4 @@
-// Checks the captcha endpoints of CONTRACT §6 over real sockets: the Koa app behind a plain HTTP
+// Checks the captcha endpoints over real sockets: the Koa app behind a plain HTTP
 // server that attaches the Exchange as the gateway does, a real MemoryStore, a real siteverify.
 import { expect } from 'chai';
 import { createServer, request, type Server } from 'node:http';
@@ -123,7 +123,7 @@ csrf: { secret: ${CSRF_SECRET}, ttl: 10m }
   };
 }
 
-describe('captcha app (CONTRACT §6)', () => {
+describe('captcha app', () => {
   let h: Harness;
 
   before(async () => {

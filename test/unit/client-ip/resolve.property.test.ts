@@ -1,4 +1,4 @@
-// Fuzzes the client-IP resolver (CONTRACT §3) with fast-check: whatever the TCP peer and the
+// Fuzzes the client-IP resolver with fast-check: whatever the TCP peer and the
 // forwarding header hold, it never throws, only ever names the peer or an address the header
 // holds, and a client can never choose its own identity.
 import { expect } from 'chai';

@@ -1,5 +1,5 @@
 // Checks the upstream proxy end to end on real sockets: what the upstream receives, what the client
-// gets back, streaming, every upstream fault, client hang-ups and WebSocket tunnels (CONTRACT §7).
+// gets back, streaming, every upstream fault, client hang-ups and WebSocket tunnels.
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';

@@ -1,5 +1,5 @@
 // Checks the headers the upstream is sent, without sockets: hop-by-hop removal, framing, and the
-// X-Forwarded-* fields for trusted and untrusted peers (CONTRACT §7).
+// X-Forwarded-* fields for trusted and untrusted peers.
 import { expect } from 'chai';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
