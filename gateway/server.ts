@@ -54,6 +54,8 @@ const BAD_REQUEST = { detail: 'Bad request.' };
 type Triage = Route | { readonly kind: 'malformed' };
 const MALFORMED: Triage = { kind: 'malformed' };
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+/** How long destroyed sockets get to close (a loop turn or two; bounded all the same). */
+const CUT_SOCKETS_CLOSE_MS = 1000;
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { log } = options;
@@ -62,6 +64,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const store = guardStore(options.store ?? createStore(options.config), { log, metrics });
   metrics.countThrottledWith(() => store.countThrottled(now()));
   let draining = false;
+  /** Set when drain_timeout has passed: the requests still open are cut, and logged as such. */
+  let cutAtDrain = false;
 
   const deps = {
     store,
@@ -185,6 +189,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       path: query === -1 ? url : url.slice(0, query),
       status: res.writableFinished ? res.statusCode : 0,
       outcome: exchange.outcome,
+      cut: cutAtDrain && !res.writableFinished ? 'drain' : undefined,
       duration_ms: Math.round(ms * 1e3) / 1e3,
       upstream_ms:
         exchange.upstreamMs === 0
@@ -297,7 +302,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
       publicServer.closeIdleConnections();
       const graceful = await connections.drained(listen.drain_timeout);
-      if (!graceful) publicServer.closeAllConnections();
+      if (!graceful) {
+        cutAtDrain = true;
+        publicServer.closeAllConnections();
+        // Cut sockets close a turn later, and their requests log then: before we return.
+        await connections.drained(CUT_SOCKETS_CLOSE_MS);
+      }
       await closed;
       pipeline.proxy.close();
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
