@@ -453,7 +453,7 @@ export function renderReport(figures: BenchFigures): string {
     );
   }
 
-  out.push('### Targets (issue 6)', '');
+  out.push('### Targets', '');
   out.push(
     table(
       ['#', 'target', 'measured', 'goal', 'verdict'],
