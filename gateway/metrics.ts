@@ -12,6 +12,10 @@ export interface Metrics {
   readonly storeErrors: Counter;
   readonly throttledClients: Gauge;
   readonly configReloads: Counter<'result'>;
+  /** Clearances granted by a passed captcha. */
+  readonly clearancesGranted: Counter;
+  /** Requests counted under a clearance rather than an address. */
+  readonly clearanceRequests: Counter;
   /** Where `gateway_throttled_clients` is read from at each scrape (the store). */
   countThrottledWith(source: () => Promise<number>): void;
 }
@@ -52,6 +56,16 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
       name: 'gateway_config_reloads_total',
       help: 'Config reloads, by result',
       labelNames: ['result'],
+      registers,
+    }),
+    clearancesGranted: new Counter({
+      name: 'gateway_clearances_granted_total',
+      help: 'Clearance cookies granted by a passed captcha',
+      registers,
+    }),
+    clearanceRequests: new Counter({
+      name: 'gateway_clearance_requests_total',
+      help: 'Requests counted under a clearance instead of their address',
       registers,
     }),
     countThrottledWith(source) {

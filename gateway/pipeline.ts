@@ -3,20 +3,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { createCaptchaApp } from './captcha/app.js';
+import { createClearanceReader, type ClearanceReader } from './clearance/reader.js';
+import { createClearanceTokens, type ClearanceTokens } from './clearance/tokens.js';
 import { AddressSet } from './client-ip/cidr.js';
 import { createClientResolver, type ClientResolver } from './client-ip/resolve.js';
 import type { Config } from './config/schema.js';
 import { createCsrfTokens } from './csrf/tokens.js';
+import { createHttpsTest } from './http/scheme.js';
 import type { Store } from './limiter/store.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { SigningKey } from './signing-key.js';
 import type { PolicyOptions } from './policy/decide.js';
 import { compileRoutes, type Classifier } from './policy/routes.js';
+import { compileSharedGroups, type SharedGroups } from './policy/shared-budgets.js';
 import { createUpstreamProxy, type UpstreamProxy } from './proxy/proxy.js';
 
 export interface Pipeline {
   readonly config: Config;
   readonly resolveClient: ClientResolver;
+  /** The valid clearance a Cookie header carries; undefined when none (or clearance is off). */
+  readonly readClearance: ClearanceReader;
+  readonly shared: SharedGroups;
   readonly classify: Classifier;
   readonly policy: PolicyOptions;
   readonly captcha: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -28,6 +36,8 @@ export interface PipelineDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly now: () => number;
+  /** Resolves `csrf.secret` to key bytes; made once per gateway, so reloads keep a random key. */
+  readonly signingKey: SigningKey;
   readonly isDraining: () => boolean;
   readonly onUpstreamError: (req: IncomingMessage) => void;
   readonly onUpstreamResponse: (req: IncomingMessage) => void;
@@ -50,10 +60,17 @@ export function buildPipeline(config: Config, deps: PipelineDeps, previous?: Pip
         onUpstreamResponse: deps.onUpstreamResponse,
       });
   const csrf = createCsrfTokens({
-    secret: config.csrf.secret,
+    key: deps.signingKey(config.csrf.secret),
     ttlMs: config.csrf.ttl,
     now: deps.now,
   });
+  const clearances: ClearanceTokens | undefined = config.clearance.enabled
+    ? createClearanceTokens({
+        key: deps.signingKey(config.csrf.secret),
+        ttlMs: config.clearance.ttl,
+        now: deps.now,
+      })
+    : undefined;
   return {
     config,
     resolveClient: createClientResolver({
@@ -61,9 +78,17 @@ export function buildPipeline(config: Config, deps: PipelineDeps, previous?: Pip
       trusted,
       ipv6Prefix: config.client_ip.ipv6_prefix,
     }),
+    readClearance: createClearanceReader(clearances, config.clearance.cookie),
+    shared: compileSharedGroups(config),
     classify: compileRoutes(config, new AddressSet(config.throttle.exempt.clients)),
     policy: { mode: config.throttle.mode, onStoreError: config.store.redis.on_error },
-    captcha: createCaptchaApp({ ...deps, config, csrf }).callback(),
+    captcha: createCaptchaApp({
+      ...deps,
+      config,
+      csrf,
+      clearances,
+      isHttps: createHttpsTest(trusted),
+    }).callback(),
     proxy,
   };
 }
@@ -76,6 +101,7 @@ export function keysNeedingRestart(running: Config, next: Config): string[] {
     ['admin.port', running.admin.port, next.admin.port],
     ['store', running.store, next.store],
     ['throttle.max_clients', running.throttle.max_clients, next.throttle.max_clients],
+    ['throttle.max_throttled', running.throttle.max_throttled, next.throttle.max_throttled],
   ];
   return fixed.filter(([, a, b]) => !isDeepStrictEqual(a, b)).map(([key]) => key);
 }

@@ -26,6 +26,7 @@ export const OUTCOMES = [
   'captcha_failed',
   'upstream_error',
   'would_throttle',
+  'refused',
 ] as const;
 
 export type Outcome = (typeof OUTCOMES)[number];

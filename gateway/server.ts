@@ -17,6 +17,7 @@ import type { Quota, Store, WindowLimit } from './limiter/store.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildPipeline, keysNeedingRestart, type Pipeline } from './pipeline.js';
+import { createSigningKey } from './signing-key.js';
 import { decide, type Decision } from './policy/decide.js';
 import type { Route } from './policy/routes.js';
 
@@ -48,11 +49,13 @@ export interface Gateway {
 }
 
 const STORE_UNAVAILABLE = { detail: 'The service is briefly unavailable. Please try again.' };
-const BAD_REQUEST = { detail: 'Bad request.' };
+const REFUSALS = {
+  400: { detail: 'Bad request.' },
+  431: { detail: 'Too many header lines.' },
+} as const;
 
-/** A route, or a request whose framing is refused before it is classified (http/framing.ts). */
-type Triage = Route | { readonly kind: 'malformed' };
-const MALFORMED: Triage = { kind: 'malformed' };
+/** A route, or a request refused before it is classified (http/framing.ts). */
+type Triage = Route | { readonly kind: 'refused'; readonly status: keyof typeof REFUSALS };
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 /** How long destroyed sockets get to close (a loop turn or two; bounded all the same). */
 const CUT_SOCKETS_CLOSE_MS = 1000;
@@ -72,6 +75,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics,
     log,
     now,
+    signingKey: createSigningKey(),
     isDraining: () => draining,
     onUpstreamError: (req: IncomingMessage) => {
       exchangeOf(req).outcome = 'upstream_error';
@@ -84,24 +88,31 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   /** Who is asking and for what: the first, synchronous steps of every request and upgrade. */
   function triage(p: Pipeline, req: IncomingMessage): { exchange: Exchange; route: Triage } {
+    const client = p.resolveClient(req.socket.remoteAddress, req.headers);
+    // A clearance outranks the address: a shopper who passed the captcha is counted as itself,
+    // whoever shares its address. Without one, a shared address's own traffic goes to its budgets.
+    const clearance = p.readClearance(req.headers.cookie);
+    const group = clearance === undefined ? p.shared.groupOf(client.address) : undefined;
     const exchange = attachExchange(req, {
-      client: p.resolveClient(req.socket.remoteAddress, req.headers),
+      client,
+      key: clearance ? `clearance:${clearance.id}` : group ? group.key : client.key,
+      holder: clearance ? 'clearance' : group ? 'shared' : 'address',
       requestId: requestIdOf(req),
       startMs: performance.now(),
       upstreamMs: 0,
       outcome: 'proxied',
     });
-    if (framingProblem(req) !== undefined) {
-      exchange.outcome = 'throttled';
-      return { exchange, route: MALFORMED };
+    const problem = framingProblem(req);
+    if (problem !== undefined) {
+      exchange.outcome = 'refused';
+      return { exchange, route: { kind: 'refused', status: problem.status } };
     }
     const method = req.method ?? 'GET';
-    const route = p.classify(
-      method,
-      req.url ?? '/',
-      exchange.client.address,
-      overriddenMethods(req),
-    );
+    const route = p.classify(method, req.url ?? '/', client.address, overriddenMethods(req), group);
+    if (route.kind === 'counted') {
+      if (route.key !== undefined) exchange.key = route.key;
+      else if (clearance) metrics.clearanceRequests.inc();
+    }
     return { exchange, route };
   }
 
@@ -125,27 +136,43 @@ export function createGateway(options: GatewayOptions): Gateway {
     // One store call; its failure is a fact for the policy (on_error), not an exception. It is
     // counted and logged once per outage by guardStore.
     store
-      .hit(exchange.client.key, limits, p.config.throttle.block, nowMs, quota)
+      .hit(exchange.key, limits, p.config.throttle.block, nowMs, quota)
       .then(decided, () => decided(null));
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * `expectsContinue`: the client sent `Expect: 100-continue` and waits for `100 Continue` before
+   * its body. It gets one only when the request goes on to the upstream or the captcha app; an
+   * answer of the gateway's own (429, 400, 503) comes at once, without it (RFC 9110 §10.1.1), and
+   * closes the connection, since the client may or may not send the body then.
+   */
+  function handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
     const p = pipeline;
     const { exchange, route } = triage(p, req);
     const { requestId } = exchange;
-    if (draining) res.setHeader('connection', 'close');
+    if (draining || expectsContinue) res.setHeader('connection', 'close');
+    const goOn = (): void => {
+      if (!expectsContinue) return;
+      if (!draining) res.removeHeader('connection');
+      res.writeContinue();
+    };
     // A response closes once: `on` spares the wrapper `once` would allocate.
     res.on('close', () => finish(exchange, req, res));
     switch (route.kind) {
-      case 'malformed':
-        return sendJson(res, 400, BAD_REQUEST, { connection: 'close', 'x-request-id': requestId });
+      case 'refused':
+        return sendJson(res, route.status, REFUSALS[route.status], {
+          connection: 'close',
+          'x-request-id': requestId,
+        });
       case 'captcha':
         // The captcha app writes X-Request-Id with its answers.
         exchange.outcome = 'captcha_page';
+        goOn();
         void p.captcha(req, res);
         return;
       case 'exempt':
         exchange.outcome = 'exempt';
+        goOn();
         return p.proxy.web(req, res, requestId);
       case 'counted': {
         const quota = p.config.throttle.headers ? { remaining: 0, index: 0 } : undefined;
@@ -153,6 +180,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           switch (decision.kind) {
             case 'proxy':
               if (quota && counted) setRateLimitHeaders(res, route.limits, quota, nowMs);
+              goOn();
               return p.proxy.web(req, res, requestId);
             case 'intercept':
               res.setHeader('x-request-id', requestId);
@@ -183,7 +211,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     log.info({
       event: 'request',
       request_id: exchange.requestId,
-      client: exchange.client.key,
+      client: exchange.key,
       method: req.method,
       // The query is left out: it may carry tokens or personal data.
       path: query === -1 ? url : url.slice(0, query),
@@ -205,10 +233,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     const { exchange, route } = triage(p, req);
     socket.once('close', () => metrics.requests.count(exchange.outcome));
     switch (route.kind) {
-      case 'malformed':
-        return refuseUpgrade(socket, 400, 'Bad Request');
+      case 'refused':
+        return refuseUpgrade(socket, route.status, http.STATUS_CODES[route.status]!);
       case 'captcha':
-        exchange.outcome = 'captcha_failed';
+        exchange.outcome = 'refused';
         return refuseUpgrade(socket, 400, 'Bad Request');
       case 'exempt':
         exchange.outcome = 'exempt';
@@ -227,6 +255,24 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
+  /** A CONNECT (a tunnel to anywhere) is never the shop's: 405, counted and logged as refused. */
+  function refuseConnect(req: IncomingMessage, socket: Duplex): void {
+    socket.on('error', () => socket.destroy());
+    metrics.requests.count('refused');
+    // The target (`host:port`, perhaps with userinfo) is not logged.
+    log.info({
+      event: 'request',
+      client: pipeline.resolveClient(req.socket.remoteAddress, req.headers).key,
+      method: 'CONNECT',
+      status: 405,
+      outcome: 'refused',
+    });
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n',
+      () => socket.destroy(),
+    );
+  }
+
   const { listen } = options.config;
   const publicServer = http.createServer(
     {
@@ -242,6 +288,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     handle,
   );
   publicServer.on('upgrade', upgrade);
+  // Every header line parsed is kept (0: no count limit; Node's 16 KiB header size still bounds
+  // the head), so framingProblem sees them all and answers too many with 431. Node's default
+  // drops lines past about a thousand unseen, a second Host or Transfer-Encoding among them.
+  publicServer.maxHeadersCount = 0;
+  publicServer.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
+    handle(req, res, true),
+  );
+  publicServer.on('connect', refuseConnect);
   publicServer.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
     const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
@@ -290,7 +344,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         listen: running.listen,
         admin: Object.freeze({ ...next.admin, host: running.admin.host, port: running.admin.port }),
         store: running.store,
-        throttle: Object.freeze({ ...next.throttle, max_clients: running.throttle.max_clients }),
+        throttle: Object.freeze({
+          ...next.throttle,
+          max_clients: running.throttle.max_clients,
+          max_throttled: running.throttle.max_throttled,
+        }),
       });
       const previous = pipeline;
       pipeline = buildPipeline(effective, deps, previous);

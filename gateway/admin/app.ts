@@ -4,6 +4,7 @@ import Koa from 'koa';
 import type { Metrics } from '../metrics.js';
 import { normalisePath } from '../policy/normalise-path.js';
 import { bearerMatches } from './bearer.js';
+import { mountClearancesApi } from './clearances-api.js';
 import { mountClientsApi, type ClientsApiDeps } from './clients-api.js';
 
 export interface AdminDeps extends ClientsApiDeps {
@@ -66,6 +67,7 @@ export function createAdminApp(deps: AdminDeps): Koa {
     }
   });
   mountClientsApi(router, deps);
+  mountClearancesApi(router, deps);
 
   app.use(router.routes());
   app.use(router.allowedMethods());

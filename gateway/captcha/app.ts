@@ -1,9 +1,12 @@
-// The captcha endpoints (CONTRACT §6) as a Koa app: GET shows the form, POST verifies it and lifts
-// the client's throttle. The server only hands it requests for `captcha.paths`.
+// The captcha endpoints as a Koa app: GET shows the form, POST verifies it, lifts the solver's own
+// throttle and grants a clearance. The server only hands it requests for `captcha.paths`.
 import Koa, { type Context } from 'koa';
+import { grantCookie } from '../clearance/cookie.js';
+import type { ClearanceTokens } from '../clearance/tokens.js';
 import type { Config } from '../config/schema.js';
 import type { CsrfTokens } from '../csrf/tokens.js';
 import { exchangeOf, findExchange, type Exchange } from '../http/exchange.js';
+import type { HttpsTest } from '../http/scheme.js';
 import type { Store, WindowLimit } from '../limiter/store.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -21,6 +24,10 @@ export interface CaptchaAppDeps {
   readonly store: Store;
   readonly metrics: Metrics;
   readonly csrf: CsrfTokens;
+  /** Signs the clearance a passed captcha grants; undefined when clearance is off. */
+  readonly clearances?: ClearanceTokens | undefined;
+  /** Whether the request came over https (the clearance cookie is then Secure). */
+  readonly isHttps: HttpsTest;
   /** Epoch milliseconds. */
   readonly now: () => number;
   readonly log: Logger;
@@ -54,7 +61,7 @@ const COMMON_HEADERS: readonly string[] = [
 const csrfCookie = (token: string): string => `csrftoken=${token}; Path=/; SameSite=Lax`;
 
 export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
-  const { config, store, metrics, csrf, now, log } = deps;
+  const { config, store, metrics, csrf, clearances, isHttps, now, log } = deps;
   const captcha = config.captcha;
 
   // Everything that does not change per request is settled here, once.
@@ -63,6 +70,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     provider,
     siteKey: captcha.site_key,
     languages: captcha.languages,
+    page: captcha.page,
   });
   const pickLanguage = createLanguagePicker(
     Object.keys(captcha.languages),
@@ -96,7 +104,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
 
   /** The headers every form answer carries, with a fresh token in the cookie. */
   const issueForm = (ctx: Context, exchange: Exchange): string => {
-    const token = csrf.issue(exchange.client.key);
+    const token = csrf.issue(exchange.key);
     ctx.set('Set-Cookie', csrfCookie(token));
     return token;
   };
@@ -113,7 +121,8 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     ctx.set('Content-Security-Policy', csp);
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Content-Type', HTML_TYPE);
-    ctx.body = renderer.page(language, token, next, failed);
+    const requestId = exchangeOf(ctx.req).requestId;
+    ctx.body = renderer.page(language, { token, next, failed, requestId });
   };
 
   /**
@@ -124,7 +133,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
   const showForm = (ctx: Context, exchange: Exchange): void => {
     exchange.outcome = 'captcha_page';
     const { headers } = ctx.req;
-    const token = csrf.issue(exchange.client.key);
+    const token = csrf.issue(exchange.key);
     // Only a `next` that passes safeNext unchanged is carried; anything else is dropped. Koa
     // parses the query only when there is one.
     const rawNext = ctx.req.url?.includes('?') ? ctx.query.next : undefined;
@@ -132,7 +141,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     const language = pickLanguage(headers['accept-language'] || undefined);
     const html = prefersHtml(headers.accept || undefined);
     const body = html
-      ? renderer.page(language, token, next, false)
+      ? renderer.page(language, { token, next, failed: false, requestId: exchange.requestId })
       : renderer.json(language, token, next);
     const head = [
       ...COMMON_HEADERS,
@@ -159,7 +168,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
 
   const verify = async (ctx: Context, exchange: Exchange): Promise<void> => {
     exchange.outcome = 'captcha_failed';
-    const client = exchange.client;
+    const { client, key } = exchange;
     const xhr = ctx.get('x-requested-with').toLowerCase() === 'xmlhttprequest';
     const browser = !xhr && prefersHtml(ctx.get('accept') || undefined);
     const language = pickLanguage(ctx.get('accept-language') || undefined);
@@ -172,7 +181,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     }
 
     // Counted before the body is read or anything is verified: every POST is an attempt.
-    if (!(await storeCall(() => store.attempt(client.key, attemptLimit, now())))) {
+    if (!(await storeCall(() => store.attempt(key, attemptLimit, now())))) {
       ctx.set('Retry-After', attemptRetryAfterS);
       return refuseUnread(ctx, 429, DETAIL.attempts);
     }
@@ -197,7 +206,7 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
       return json(ctx, 400, { detail: DETAIL.malformed, error_codes: ['bad-request'] });
     }
     // The token is checked before the provider is asked: a forged request costs it nothing.
-    if (!csrf.verify(submission.csrfToken, client.key)) {
+    if (!csrf.verify(submission.csrfToken, key)) {
       return json(ctx, 403, { detail: DETAIL.csrf });
     }
 
@@ -216,21 +225,41 @@ export function createCaptchaApp(deps: CaptchaAppDeps): Koa {
     switch (result.kind) {
       case 'error':
         // An outage, not the visitor's fault: nothing is lifted, the visitor may retry.
-        log.warn({ event: 'siteverify_error', reason: result.reason, client: client.key });
+        log.warn({ event: 'siteverify_error', reason: result.reason, client: key });
         return json(ctx, 503, { detail: DETAIL.unavailable });
       case 'rejected':
-        log.debug({ event: 'captcha_rejected', client: client.key, codes: result.errorCodes });
+        log.debug({ event: 'captcha_rejected', client: key, codes: result.errorCodes });
         return failed(result.errorCodes);
       case 'success':
         break;
     }
 
-    await storeCall(() => store.release(client.key));
+    // Only the solver's own throttle is lifted: its address or its old clearance. A shared
+    // address's budgets stay as they are, so a bot behind it gains nothing from a shopper's solve.
+    if (exchange.holder !== 'shared') await storeCall(() => store.release(key));
     exchange.outcome = 'captcha_passed';
+    grantClearance(ctx, exchange);
     // The storefront's relay follows redirects, so an XHR learns where to go from the body.
     if (xhr) return json(ctx, 200, { location: submission.next });
     json(ctx, 302, {});
     ctx.set('Location', submission.next);
+  };
+
+  /** One solve buys one clearance: a new id with a budget of its own, as the only Set-Cookie. */
+  const grantClearance = (ctx: Context, exchange: Exchange): void => {
+    if (clearances === undefined) return;
+    const { clearance, value } = clearances.grant();
+    metrics.clearancesGranted.inc();
+    log.info({ event: 'clearance_granted', client: exchange.key, clearance: clearance.id });
+    ctx.set(
+      'Set-Cookie',
+      grantCookie(value, {
+        name: config.clearance.cookie,
+        maxAgeS: Math.floor(config.clearance.ttl / 1000),
+        domain: config.clearance.domain,
+        secure: isHttps(ctx.req),
+      }),
+    );
   };
 
   const app = new Koa();

@@ -1,13 +1,39 @@
-// Renders the captcha form: the storefront's JSON `html` fragment (byte-exact to CONTRACT §6) and
-// a small standalone page. Everything but the token and `next` is rendered once, at start.
+// Renders the captcha form: the storefront's JSON `html` fragment (byte for byte the commerce
+// platform's markup) and the standalone page a shopper's browser is sent to. Everything but the
+// token, `next` and the request id is rendered once, at start.
 import { createHash } from 'node:crypto';
+import { pageStyle } from './page-style.js';
 import type { ResolvedProvider } from './providers.js';
 
-/** The texts of the form in one language. */
+/** The texts of the form in one language (see `captcha.languages` in config/default.yaml). */
 export interface FormTexts {
-  readonly title: string;
+  /** The form's h1, on the page and in the storefront's fragment. */
+  readonly heading: string;
+  /** The browser tab; '' → the heading. The shop's name follows it. */
+  readonly tab_title: string;
+  /** Why the shopper is here. */
+  readonly explanation: string;
+  /** What to do. */
+  readonly instruction: string;
   readonly submit: string;
+  /** Shown in an alert when the form comes back after a failed verification. */
   readonly failed: string;
+  /** The label before the request id, the reference to quote to support. */
+  readonly reference: string;
+  /** The support link's text; used only with a support URL. */
+  readonly support: string;
+}
+
+/** The shop's own touches on the page (`captcha.page`); URLs and colour checked by the config. */
+export interface PageOptions {
+  /** '' → no name shown. */
+  readonly shop_name: string;
+  /** An https URL or a path on this site; '' → no logo. Needs shop_name (its alt text). */
+  readonly logo_url: string;
+  /** A CSS hex colour: the button, the card's top edge and (when readable) links. */
+  readonly accent_color: string;
+  /** An https URL, a path on this site or a mailto: address; '' → no support link. */
+  readonly support_url: string;
 }
 
 export interface RenderOptions {
@@ -15,16 +41,29 @@ export interface RenderOptions {
   readonly siteKey: string;
   /** By lower-case language tag, e.g. `tr`, `en`. */
   readonly languages: Readonly<Record<string, FormTexts>>;
+  readonly page: PageOptions;
+}
+
+/** What one page shows that differs per request. */
+export interface PageRequest {
+  /** The CSRF token of the form. */
+  readonly token: string;
+  /** Already checked by safeNext; adds a hidden field. */
+  readonly next: string | undefined;
+  /** Shows the language's failure text in an alert. */
+  readonly failed: boolean;
+  /** The answer's X-Request-Id, shown as the reference to quote to support. */
+  readonly requestId: string;
 }
 
 export interface CaptchaRenderer {
-  /** The `html` fragment of CONTRACT §6; `next` (already checked by safeNext) adds a field. */
+  /** The storefront's `html` fragment; `next` (already checked by safeNext) adds a field. */
   fragment(language: string, token: string, next?: string): string;
   /** The JSON body `{"html": fragment}`, assembled from pre-escaped parts. */
   json(language: string, token: string, next?: string): string;
-  /** The standalone page; `failed` shows the language's failure text in an alert. */
-  page(language: string, token: string, next: string | undefined, failed: boolean): string;
-  /** Content-Security-Policy for the page: the provider's origins and nothing else. */
+  /** The standalone page. */
+  page(language: string, request: PageRequest): string;
+  /** Content-Security-Policy for the page: the provider's origins, the logo's, nothing else. */
   readonly contentSecurityPolicy: string;
 }
 
@@ -72,20 +111,11 @@ interface Template {
   readonly tail: string;
 }
 
-// The page's only styling, inline so it costs no request, and allowed by its hash in the CSP (no
-// 'unsafe-inline'). A customer who lands here should see a calm, readable card, not bare HTML.
-const PAGE_STYLE =
-  'body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;' +
-  'color:#1d1d1f;background:#f4f4f6}' +
-  'main{box-sizing:border-box;max-width:26rem;margin:10vh auto;padding:2rem 1.75rem;' +
-  'background:#fff;border-radius:12px;box-shadow:0 2px 16px rgba(0,0,0,.08)}' +
-  'h1{font-size:1.2rem;letter-spacing:.03em;margin:0 0 1.25rem}' +
-  '[role=alert]{margin:0 0 1rem;padding:.75rem 1rem;border-radius:8px;color:#8a1020;' +
-  'background:#fdecee}' +
-  'button{display:block;width:100%;margin-top:1.25rem;padding:.75rem 1rem;font:inherit;' +
-  'font-weight:600;color:#fff;background:#1a5fd0;border:0;border-radius:8px;cursor:pointer}' +
-  'button:hover{background:#174fae}button:focus-visible{outline:3px solid #0b3d91;outline-offset:2px}';
-const PAGE_STYLE_HASH = `'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'`;
+/** The page: a Template whose tail is split once more around the request id. */
+interface PageTemplate extends Template {
+  /** After the request id. */
+  readonly end: string;
+}
 
 // The hidden inputs are spelled as in the source document, page included: the storefront and
 // scripts written against it match `name='…' value='…'` with single quotes.
@@ -93,22 +123,30 @@ const CSRF_INPUT_HEAD = "<input type='hidden' name='csrfmiddlewaretoken' value='
 const INPUT_CLOSE = "' />";
 const NEXT_INPUT_HEAD = "\n  <input type='hidden' name='next' value='";
 
-export function createRenderer({ provider, siteKey, languages }: RenderOptions): CaptchaRenderer {
+export function createRenderer({
+  provider,
+  siteKey,
+  languages,
+  page: look,
+}: RenderOptions): CaptchaRenderer {
   const widget = escapeHtml(provider.widgetClass);
   const key = escapeHtml(siteKey);
   const script = escapeHtml(provider.scriptUrl);
+  const style = pageStyle(look.accent_color);
+  const styleHash = `'sha256-${createHash('sha256').update(style).digest('base64')}'`;
+  const shop = shopHeader(look);
 
   const fragments = new Map<string, Template>();
   const jsonParts = new Map<string, Template>();
-  const pages = new Map<string, Template>();
-  const failedPages = new Map<string, Template>();
+  const pages = new Map<string, PageTemplate>();
+  const failedPages = new Map<string, PageTemplate>();
 
   for (const [language, texts] of Object.entries(languages)) {
-    const title = escapeHtml(texts.title);
+    const heading = escapeHtml(texts.heading);
     const submit = escapeHtml(texts.submit);
     const fragment: Template = {
       head:
-        `<h1 class="auth__form__title">\n  ${title}\n</h1>\n<form method="post">\n` +
+        `<h1 class="auth__form__title">\n  ${heading}\n</h1>\n<form method="post">\n` +
         `  ${CSRF_INPUT_HEAD}`,
       close: INPUT_CLOSE,
       tail:
@@ -123,27 +161,48 @@ export function createRenderer({ provider, siteKey, languages }: RenderOptions):
       tail: jsonInner(fragment.tail) + '"}',
     });
 
+    const tabTitle = texts.tab_title.trim() === '' ? texts.heading : texts.tab_title;
+    const title = look.shop_name.trim() === '' ? tabTitle : `${tabTitle} · ${look.shop_name}`;
+    const support =
+      look.support_url === ''
+        ? ''
+        : `\n  <a href="${escapeHtml(look.support_url)}">${escapeHtml(texts.support)}</a>`;
     const pageHead = (failed: boolean): string =>
       '<!doctype html>\n' +
       `<html lang="${escapeHtml(language)}">\n<head>\n<meta charset="utf-8">\n` +
       '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
       '<meta name="robots" content="noindex">\n' +
-      `<title>${title}</title>\n` +
-      `<style>${PAGE_STYLE}</style>\n` +
+      `<title>${escapeHtml(title)}</title>\n` +
+      `<style>${style}</style>\n` +
       `<script src="${script}" async defer></script>\n` +
       '</head>\n<body>\n<main>\n' +
-      `<h1 id="captcha-title">${title}</h1>\n` +
+      shop +
+      `<h1 id="captcha-title">${heading}</h1>\n` +
+      `<p>${escapeHtml(texts.explanation)}</p>\n` +
+      `<p>${escapeHtml(texts.instruction)}</p>\n` +
       (failed ? `<p role="alert">${escapeHtml(texts.failed)}</p>\n` : '') +
       '<form method="post" aria-labelledby="captcha-title">\n' +
       `  ${CSRF_INPUT_HEAD}`;
     const pageTail =
       `\n  <div class="${widget}" data-sitekey="${key}" id="id_captcha"></div>` +
-      `\n  <button type="submit">${submit}</button>\n</form>\n</main>\n</body>\n</html>\n`;
-    pages.set(language, { head: pageHead(false), close: INPUT_CLOSE, tail: pageTail });
-    failedPages.set(language, { head: pageHead(true), close: INPUT_CLOSE, tail: pageTail });
+      `\n  <button type="submit">${submit}</button>\n</form>\n` +
+      `<footer>\n  <p>${escapeHtml(texts.reference)}: <code>`;
+    const pageEnd = `</code></p>${support}\n</footer>\n</main>\n</body>\n</html>\n`;
+    pages.set(language, {
+      head: pageHead(false),
+      close: INPUT_CLOSE,
+      tail: pageTail,
+      end: pageEnd,
+    });
+    failedPages.set(language, {
+      head: pageHead(true),
+      close: INPUT_CLOSE,
+      tail: pageTail,
+      end: pageEnd,
+    });
   }
 
-  const pick = (templates: Map<string, Template>, language: string): Template => {
+  const pick = <T>(templates: Map<string, T>, language: string): T => {
     const template = templates.get(language);
     if (template === undefined) throw new Error(`no captcha texts for language "${language}"`);
     return template;
@@ -163,25 +222,42 @@ export function createRenderer({ provider, siteKey, languages }: RenderOptions):
       return head + jsonInner(escapeHtml(token)) + close + nextField + tail;
     },
 
-    page(language, token, next, failed) {
-      const { head, close, tail } = pick(failed ? failedPages : pages, language);
+    page(language, { token, next, failed, requestId }) {
+      const { head, close, tail, end } = pick(failed ? failedPages : pages, language);
       const nextField = next === undefined ? '' : NEXT_INPUT_HEAD + escapeHtml(next) + INPUT_CLOSE;
-      return head + escapeHtml(token) + close + nextField + tail;
+      return head + escapeHtml(token) + close + nextField + tail + escapeHtml(requestId) + end;
     },
 
-    contentSecurityPolicy: contentSecurityPolicy(provider),
+    contentSecurityPolicy: contentSecurityPolicy(provider, styleHash, look.logo_url),
   };
 }
 
-function contentSecurityPolicy({ csp }: ResolvedProvider): string {
+/** The shop's logo (standing for its name) or its name, above the heading; '' for neither. */
+function shopHeader({ shop_name: name, logo_url: logo }: PageOptions): string {
+  if (logo !== '') {
+    return `<header><img src="${escapeHtml(logo)}" alt="${escapeHtml(name)}"></header>\n`;
+  }
+  return name.trim() === '' ? '' : `<header>${escapeHtml(name)}</header>\n`;
+}
+
+function contentSecurityPolicy(
+  { csp }: ResolvedProvider,
+  styleHash: string,
+  logoUrl: string,
+): string {
   const directives = [
     // Nothing the provider does not document: no inline script or style, no other origin.
     "default-src 'none'",
     `script-src ${csp.script.join(' ')}`,
     `frame-src ${csp.frame.join(' ')}`,
   ];
-  directives.push(`style-src ${[PAGE_STYLE_HASH, ...csp.style].join(' ')}`);
+  directives.push(`style-src ${[styleHash, ...csp.style].join(' ')}`);
   if (csp.connect.length > 0) directives.push(`connect-src ${csp.connect.join(' ')}`);
+  // The logo's origin only: a path is this site ('self'), an https URL its scheme, host and port
+  // (the config allows nothing else, so the origin holds no space or ';' to break the policy).
+  if (logoUrl !== '') {
+    directives.push(`img-src ${logoUrl.startsWith('/') ? "'self'" : new URL(logoUrl).origin}`);
+  }
   directives.push("form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'");
   return directives.join('; ');
 }

@@ -62,22 +62,92 @@ const rule = z.strictObject({
   window: duration(REQUIRED, { min: 1000 }),
 });
 
+const name = checked(
+  REQUIRED,
+  (v) => /^[A-Za-z0-9_.-]{1,64}$/.test(v),
+  'a name of letters, digits, _ . or -',
+);
+
+/** One budget of a shared address's own traffic: its own count and its own throttle. */
+const budget = z.strictObject({
+  name,
+  path: pathPrefix.prefault('/'),
+  methods: list(method, []),
+  limit: integer(REQUIRED, 1, 1_000_000_000),
+  window: duration(REQUIRED, { min: 1000 }),
+});
+
+/** Addresses many clients share (a headless storefront's servers, an office or carrier NAT). */
+const sharedGroup = z.strictObject({
+  name,
+  addresses: list(addressRange, []),
+  budgets: list(budget, []),
+});
+
+// What the captcha page may load or link to: an https URL, or a path on this site (a support
+// link may also be a mailto: address). A path must not start with // or /\ (a browser reads both
+// as another host). No spaces or control characters anywhere: the URL parser would drop some of
+// them, the page would not.
+// eslint-disable-next-line no-control-regex
+const SITE_PATH = /^\/(?![/\\])[^\s\\\u0000-\u001f\u007f]*$/;
+// eslint-disable-next-line no-control-regex
+const SPACE_OR_CONTROL = /[\s\u0000-\u001f\u007f]/;
+const isSitePath = (value: string): boolean => SITE_PATH.test(value);
+const isMailto = (value: string): boolean => /^mailto:[^\s<>"'\\]+@[^\s<>"'\\]+$/i.test(value);
+const isHttpsUrl = (value: string): boolean => {
+  if (SPACE_OR_CONTROL.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (
+      url.protocol === 'https:' && url.hostname !== '' && url.username === '' && url.password === ''
+    );
+  } catch {
+    return false;
+  }
+};
+
+/** A text the page shows: required, and not blank. */
+const pageText = checked(REQUIRED, (v) => v.trim() !== '', 'a text that is not blank');
+
+// Every text the page shows is required in every language; `tab_title` falls back to the
+// heading, and `support` is needed only when `captcha.page.support_url` is set.
 const languageTexts = z.strictObject({
-  title: text(REQUIRED),
-  submit: text(REQUIRED),
-  failed: text(REQUIRED),
+  heading: pageText,
+  tab_title: text(''),
+  explanation: pageText,
+  instruction: pageText,
+  submit: pageText,
+  failed: pageText,
+  reference: pageText,
+  support: text(''),
 });
 
 const DEFAULT_LANGUAGES = {
   tr: {
-    title: 'DEVAM ETMEK İÇİN',
+    heading: 'Devam etmek için insan olduğunuzu doğrulayın',
+    tab_title: 'Güvenlik kontrolü',
+    explanation:
+      'Ağınızdan olağan dışı trafik algıladık. Bu isteklerin otomatik bir programdan değil, ' +
+      'sizden geldiğinden emin olmak istiyoruz.',
+    instruction:
+      'Aşağıdaki doğrulamayı tamamlayın ve Devam et düğmesine basın; baktığınız sayfaya geri döneceksiniz.',
     submit: 'Devam et',
     failed: 'Doğrulama başarısız, lütfen tekrar deneyin.',
+    reference: 'Referans',
+    support: 'Destek ile iletişime geçin',
   },
   en: {
-    title: 'TO CONTINUE',
+    heading: 'Confirm you are human to continue',
+    tab_title: 'Security check',
+    explanation:
+      'We saw unusual traffic from your network. We want to make sure these requests come from ' +
+      'you and not from an automated program.',
+    instruction:
+      'Complete the check below, then press Continue to go back to the page you were on.',
     submit: 'Continue',
     failed: 'Verification failed, please try again.',
+    reference: 'Reference',
+    support: 'Contact support',
   },
 };
 
@@ -127,6 +197,7 @@ export const configSchema = z
       window: duration('60s', { min: 1000 }),
       block: duration('15m', { min: 1000 }),
       max_clients: integer(1_000_000, 1, 100_000_000),
+      max_throttled: integer(100_000, 1, 100_000_000),
       exempt: section({
         paths: list(pathPrefix, ['/static/', '/media/']),
         clients: list(addressRange, []),
@@ -134,6 +205,21 @@ export const configSchema = z
       rules: list(rule, [
         { name: 'login', path: '/users/login/', methods: ['POST'], limit: 10, window: '60s' },
       ]),
+      shared: list(sharedGroup, []),
+    }),
+    clearance: section({
+      enabled: boolean(true),
+      cookie: checked(
+        'cgw_clearance',
+        (v) => /^[A-Za-z0-9_-]{1,64}$/.test(v),
+        'a cookie name of letters, digits, _ or -',
+      ),
+      ttl: duration('30m', { min: 60_000 }),
+      domain: checked(
+        '',
+        (v) => v === '' || /^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(v),
+        'a domain name such as shop.example, or "" for this host only',
+      ),
     }),
     captcha: section({
       provider: oneOf(PROVIDERS, 'recaptcha'),
@@ -151,6 +237,24 @@ export const configSchema = z
         window: duration('60s', { min: 1000 }),
       }),
       max_body: size('16kb'),
+      page: section({
+        shop_name: text(''),
+        logo_url: checked(
+          '',
+          (v) => v === '' || isHttpsUrl(v) || isSitePath(v),
+          'an https:// URL or a path on this site such as /static/logo.svg, or "" for none',
+        ),
+        accent_color: checked(
+          '#1a5fd0',
+          (v) => /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(v),
+          'a CSS hex colour such as #1a5fd0 or #07c',
+        ),
+        support_url: checked(
+          '',
+          (v) => v === '' || isHttpsUrl(v) || isSitePath(v) || isMailto(v),
+          'an https:// URL, a path on this site such as /help/, a mailto: address, or "" for none',
+        ),
+      }),
       default_language: text('tr'),
       languages: z
         .record(
@@ -220,6 +324,25 @@ export const configSchema = z
         message: `${JSON.stringify(captcha.default_language)} is not one of captcha.languages (${Object.keys(captcha.languages).join(', ')})`,
       });
     }
+    if (captcha.page.logo_url !== '' && captcha.page.shop_name.trim() === '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['captcha', 'page', 'logo_url'],
+        message: 'needs captcha.page.shop_name too (the text a screen reader says for the logo)',
+      });
+    }
+    if (captcha.page.support_url !== '') {
+      for (const [language, texts] of Object.entries(captcha.languages)) {
+        if (texts.support.trim() === '') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['captcha', 'languages', language, 'support'],
+            message:
+              'is required when captcha.page.support_url is set (the text of the support link)',
+          });
+        }
+      }
+    }
     if (captcha.provider === 'test') {
       for (const key of ['verify_url', 'script_url'] as const) {
         if (captcha[key] === '') {
@@ -243,6 +366,7 @@ export const configSchema = z
       }
       names.add(r.name);
     });
+    checkSharedGroups(config.throttle.shared, ctx);
     // Node refuses to start a server whose header deadline outlasts its whole-request deadline.
     if (config.listen.headers_timeout > config.listen.request_timeout) {
       ctx.addIssue({
@@ -259,6 +383,42 @@ export const configSchema = z
       });
     }
   });
+
+/** Unique group names, at least one address each, unique budget names within a group. */
+function checkSharedGroups(
+  groups: readonly z.output<typeof sharedGroup>[],
+  ctx: z.RefinementCtx,
+): void {
+  const names = new Set<string>();
+  groups.forEach((group, i) => {
+    if (names.has(group.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['throttle', 'shared', i, 'name'],
+        message: `${JSON.stringify(group.name)} is used by an earlier group (names must be unique)`,
+      });
+    }
+    names.add(group.name);
+    if (group.addresses.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['throttle', 'shared', i, 'addresses'],
+        message: 'must list at least one address, CIDR or range name',
+      });
+    }
+    const budgets = new Set<string>();
+    group.budgets.forEach((b, j) => {
+      if (budgets.has(b.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['throttle', 'shared', i, 'budgets', j, 'name'],
+          message: `${JSON.stringify(b.name)} is used by an earlier budget of this group`,
+        });
+      }
+      budgets.add(b.name);
+    });
+  });
+}
 
 type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]

@@ -25,7 +25,7 @@ const CHECKS: readonly Check[] = [
           event: 'csrf_secret_ephemeral',
           key: 'csrf.secret',
           message:
-            "empty: tokens are signed with a random per-process key, so replicas reject each other's tokens and a restart invalidates open forms",
+            "empty: tokens are signed with a random per-process key, so replicas reject each other's tokens and clearances, and a restart invalidates open forms and clearances",
         }
       : undefined,
   (config) => weakSecret('csrf.secret', config.csrf.secret),

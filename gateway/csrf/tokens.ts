@@ -1,19 +1,17 @@
 // Stateless CSRF tokens: an HMAC over expiry, nonce and client key, so any replica sharing
-// `csrf.secret` can check a token without storing anything (CONTRACT §6).
-import { createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+// `csrf.secret` can check a token without storing anything.
+import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 export interface CsrfTokens {
   /** A fresh token bound to `clientKey`, valid for the configured ttl. Lower-case hex only. */
   issue(clientKey: string): string;
-  /** True only for an unexpired token this secret issued to `clientKey`. Never throws. */
+  /** True only for an unexpired token this key issued to `clientKey`. Never throws. */
   verify(token: unknown, clientKey: string): boolean;
-  /** True when no secret was configured and a random one was made for this process. */
-  readonly ephemeral: boolean;
 }
 
 export interface CsrfTokenOptions {
-  /** HMAC key shared by all replicas; '' makes a random 32-byte key for this process only. */
-  secret: string;
+  /** HMAC key: `csrf.secret`'s bytes (shared by all replicas) or the process's own (signing-key.ts). */
+  key: Buffer;
   ttlMs: number;
   /** Epoch milliseconds. */
   now: () => number;
@@ -30,9 +28,7 @@ const TOKEN_SHAPE = new RegExp(`^[0-9a-f]{${TOKEN_CHARS}}$`);
 // Domain separation: the key may be reused elsewhere one day; these MACs mean nothing there.
 const PURPOSE = 'captcha-gateway/csrf/v1';
 
-export function createCsrfTokens({ secret, ttlMs, now }: CsrfTokenOptions): CsrfTokens {
-  const ephemeral = secret === '';
-  const key = ephemeral ? randomBytes(32) : Buffer.from(secret, 'utf8');
+export function createCsrfTokens({ key, ttlMs, now }: CsrfTokenOptions): CsrfTokens {
   const nonce = createNoncePool();
 
   // Expiry and nonce have fixed widths, so the client key after them needs no delimiter. One
@@ -42,8 +38,6 @@ export function createCsrfTokens({ secret, ttlMs, now }: CsrfTokenOptions): Csrf
     createHmac('sha256', key).update(PURPOSE + expiryAndNonce + clientKey);
 
   return {
-    ephemeral,
-
     issue(clientKey) {
       const expiry = Math.floor(now() + ttlMs)
         .toString(16)

@@ -23,6 +23,22 @@ const PRODUCTS: readonly Product[] = [
   { id: 4, name: 'Leather belt', priceTry: 459, blurb: 'Full-grain, made to last.' },
 ];
 
+/** The shop's name: its pages' titles and header, and the captcha page's `shop_name`. */
+export const SHOP_NAME = 'Demo shop';
+/** The shop's logo, served under /static/ (exempt from throttling, so the captcha page shows it). */
+export const LOGO_PATH = '/static/logo.svg';
+/** Where a shopper asks for help; the demo exempts it, so a throttled shopper still reaches it. */
+export const HELP_PATH = '/help/';
+
+// A wordmark: the logo stands for the shop's name on the captcha page (its alt text is the name).
+const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="176" height="40" viewBox="0 0 176 40">
+<rect x="2" y="6" width="28" height="28" rx="7" fill="#0f766e"/>
+<path d="M10 15h12l-1.5 13h-9z" fill="none" stroke="#fff" stroke-width="2.2" stroke-linejoin="round"/>
+<path d="M12.5 15v-2a3.5 3.5 0 0 1 7 0v2" fill="none" stroke="#fff" stroke-width="2.2"/>
+<text x="40" y="27" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="20" font-weight="700" fill="#1d1d1f">${SHOP_NAME}</text>
+</svg>
+`;
+
 // The login form is read only to greet the user by name; nothing else of it is kept.
 const MAX_FORM_BYTES = 16 * 1024;
 
@@ -45,6 +61,14 @@ export async function startDemoShop(port: number, host = '127.0.0.1'): Promise<D
     const product = /^\/products\/(\d{1,6})\/?$/.exec(path);
 
     if (path === '/favicon.ico') return sendEmpty(res, 204);
+    if (path === LOGO_PATH) {
+      if (!isRead(method)) return notAllowed(res, 'GET, HEAD', false);
+      return send(res, req, 200, 'image/svg+xml', LOGO_SVG);
+    }
+    if (path === HELP_PATH) {
+      if (!isRead(method)) return notAllowed(res, 'GET, HEAD', false);
+      return sendHtml(res, req, 200, 'Help', helpPage(), visit(path));
+    }
     if (path === '/api/products/' || path === '/api/products') {
       if (!isRead(method)) return notAllowed(res, 'GET, HEAD', true);
       return sendJson(res, req, 200, {
@@ -59,7 +83,7 @@ export async function startDemoShop(port: number, host = '127.0.0.1'): Promise<D
       return sendHtml(res, req, 200, 'Sign in', loginForm(), visit(path));
     }
     if (!isRead(method)) return notAllowed(res, 'GET, HEAD', false);
-    if (path === '/') return sendHtml(res, req, 200, 'Demo shop', homePage(), visit(path));
+    if (path === '/') return sendHtml(res, req, 200, SHOP_NAME, homePage(), visit(path));
     const found = product && PRODUCTS.find((p) => p.id === Number(product[1]));
     if (found) return sendHtml(res, req, 200, found.name, productPage(found), visit(path));
     return sendHtml(res, req, 404, 'Not found', '<p>There is no such page in this shop.</p>', 0);
@@ -123,6 +147,12 @@ function loginForm(): string {
 <p><a href="/">Back to the shop</a></p>`;
 }
 
+function helpPage(): string {
+  return `<p>Stuck on a check that asks whether you are human? Tick the box and press Continue; if
+it keeps coming back, write to the shop and quote the reference shown under the form.</p>
+<p><a href="/">Back to the shop</a></p>`;
+}
+
 function price(p: Product): string {
   return `${p.priceTry.toFixed(2)} TRY`;
 }
@@ -130,6 +160,8 @@ function price(p: Product): string {
 function page(title: string, content: string, visitCount: number): string {
   const served = new Date().toISOString();
   const counter = visitCount > 0 ? `visit #${visitCount} of this page, ` : '';
+  // "Page · Shop" as shops title their tabs; the home page, titled by the shop, says it once.
+  const tabTitle = title === SHOP_NAME ? SHOP_NAME : `${title} · ${SHOP_NAME}`;
   // `data:,` as the icon stops browsers from fetching /favicon.ico, which would count against
   // the demo's small limit and make "the 6th reload" come early.
   return `<!doctype html>
@@ -138,11 +170,11 @@ function page(title: string, content: string, visitCount: number): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>${escapeHtml(title)} · Demo shop</title>
+<title>${escapeHtml(tabTitle)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
-<header><p><a href="/">Demo shop</a></p></header>
+<header><p><a href="/">${SHOP_NAME}</a></p></header>
 <main>
 <h1>${escapeHtml(title)}</h1>
 ${content}

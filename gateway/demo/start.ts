@@ -6,7 +6,7 @@ import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createGateway } from '../server.js';
-import { startDemoShop } from './shop.js';
+import { HELP_PATH, LOGO_PATH, SHOP_NAME, startDemoShop } from './shop.js';
 import { startTestProvider, type SiteverifyCall, type TestProvider } from './test-provider.js';
 
 export interface DemoOptions {
@@ -146,7 +146,8 @@ throttle:
   block: 2m
   exempt:
     # Browsers fetch the icon on their own; counting it would make "the 6th reload" come early.
-    paths: [/static/, /media/, /favicon.ico]
+    # The help page is exempt too: a throttled shopper must reach the captcha page's support link.
+    paths: [/static/, /media/, /favicon.ico, ${HELP_PATH}]
 captcha:
   provider: test
   site_key: demositekey
@@ -155,6 +156,12 @@ captcha:
   script_url: ${scalar(s.scriptUrl)}
   # Browsers still get their Accept-Language; English is the fallback for everyone else.
   default_language: en
+  page:
+    shop_name: ${scalar(SHOP_NAME)}
+    # Under /static/, which is exempt, so a throttled visitor's browser still gets it.
+    logo_url: ${LOGO_PATH}
+    accent_color: '#0f766e'
+    support_url: ${HELP_PATH}
 csrf:
   secret: ${scalar(s.csrfSecret)}
 log:

@@ -4,8 +4,17 @@ import type { IncomingMessage } from 'node:http';
 import type { ClientIdentity } from '../client-ip/resolve.js';
 import type { Outcome } from '../metrics.js';
 
+/**
+ * Who a request is counted as: its address (as resolved behind trusted proxies), the clearance it
+ * carries, or the own traffic of a shared address (no clearance, no client named behind it).
+ */
+export type Holder = 'address' | 'clearance' | 'shared';
+
 export interface Exchange {
   readonly client: ClientIdentity;
+  /** What the limiter counts and the log names: `client.key`, `clearance:<id>` or `shared:…`. */
+  key: string;
+  holder: Holder;
   /** X-Request-Id: the client's (when sane) or generated; forwarded upstream and echoed back. */
   readonly requestId: string;
   /** performance.now() when the request arrived (ms, monotonic; a double, no BigInt to allocate). */

@@ -7,7 +7,10 @@ import type { Store } from './store.js';
 export function createStore(config: Config): Store {
   switch (config.store.type) {
     case 'memory':
-      return new MemoryStore({ maxClients: config.throttle.max_clients });
+      return new MemoryStore({
+        maxClients: config.throttle.max_clients,
+        maxThrottled: config.throttle.max_throttled,
+      });
     case 'redis': {
       const redis = config.store.redis;
       return new RedisStore({

@@ -1,12 +1,24 @@
-// The in-process Store: sliding-window counters and throttles in LRU caches bounded by
-// `throttle.max_clients`. Throttles live apart from counters so a flood of new clients, which
-// evicts old counters, cannot evict a throttle.
+// The in-process Store: sliding-window counters in an LRU cache bounded by `throttle.max_clients`,
+// and throttles apart, bounded by `throttle.max_throttled`. A throttle is never evicted: it lasts
+// its block whatever the churn of clients. When `max_throttled` live throttles are held, a new
+// offender is not recorded as throttled; its own counter still holds it (each request over the
+// limit is intercepted) until its sliding count falls back under the limit.
 import { LRUCache } from 'lru-cache';
 import { addHit, emptyCounter, type WindowCounter } from './sliding-window.js';
 import type { Quota, Store, ThrottledPage, WindowLimit } from './store.js';
 
 /** Clients whose captcha attempts are tracked at once, at most. */
 const MAX_ATTEMPT_CLIENTS = 100_000;
+
+/** Full sweeps of a throttle table full of live throttles happen at most this often. */
+const SWEEP_INTERVAL_MS = 1000;
+
+export interface MemoryStoreOptions {
+  /** Clients whose counters are kept; the least recently seen are forgotten beyond it. */
+  readonly maxClients: number;
+  /** Throttles held at once; default `maxClients`. */
+  readonly maxThrottled?: number;
+}
 
 /**
  * A client's counters: the default limit's (id '') inline, so the usual client costs one object;
@@ -28,14 +40,21 @@ class ClientCounters implements WindowCounter {
 export class MemoryStore implements Store {
   private readonly counters: LRUCache<string, ClientCounters>;
   private readonly attempts: LRUCache<string, WindowCounter>;
-  private readonly throttles: LRUCache<string, number>;
+  /**
+   * Epoch ms until which each client is throttled. A Map rather than an LRU: nothing is evicted
+   * for room, and its insertion order is close to expiry order (one `block` for all), so expired
+   * throttles are found at its front.
+   */
+  private readonly throttles = new Map<string, number>();
+  private readonly maxThrottled: number;
+  private nextSweepMs = -Infinity;
 
-  constructor({ maxClients }: { maxClients: number }) {
+  constructor({ maxClients, maxThrottled = maxClients }: MemoryStoreOptions) {
     this.counters = new LRUCache({ max: maxClients });
     // lru-cache allocates its arrays for `max` up front; captcha attempts come from far fewer
     // clients than requests do, so their bound need not cost a million slots.
     this.attempts = new LRUCache({ max: Math.min(maxClients, MAX_ATTEMPT_CLIENTS) });
-    this.throttles = new LRUCache({ max: maxClients });
+    this.maxThrottled = maxThrottled;
   }
 
   async hit(
@@ -71,7 +90,9 @@ export class MemoryStore implements Store {
     if (quota) fill(quota, Math.max(0, Math.floor(remaining)), tightest);
     if (!over) return 0;
     const throttledUntil = nowMs + blockMs;
-    this.throttles.set(client, throttledUntil);
+    // Not recorded when the table is full: this request is still intercepted, and so is every
+    // next one while the counter stays over the limit.
+    if (this.roomForThrottle(nowMs)) this.throttles.set(client, throttledUntil);
     return throttledUntil;
   }
 
@@ -86,6 +107,9 @@ export class MemoryStore implements Store {
   }
 
   async throttle(client: string, untilMs: number) {
+    // An operator's decision is always kept, past max_throttled if need be. Deleted first so the
+    // table's order stays the order throttles were set in.
+    this.throttles.delete(client);
     this.throttles.set(client, untilMs);
   }
 
@@ -95,8 +119,8 @@ export class MemoryStore implements Store {
   }
 
   async throttled(cursor: string, count: number, nowMs: number): Promise<ThrottledPage> {
-    // The cursor is an offset into the LRU order: pages may shift as clients come and go, which
-    // an operator's listing tolerates; memory stays bounded by max_clients.
+    // The cursor is an offset into the table's order: pages may shift as throttles come and go,
+    // which an operator's listing tolerates.
     const offset = Number(cursor) || 0;
     const clients: { client: string; untilMs: number }[] = [];
     let index = 0;
@@ -120,6 +144,25 @@ export class MemoryStore implements Store {
     this.counters.clear();
     this.attempts.clear();
     this.throttles.clear();
+  }
+
+  /**
+   * True when one more throttle fits under max_throttled, after dropping expired ones: first from
+   * the front (the oldest), then, at most once a SWEEP_INTERVAL_MS, from the whole table (throttles
+   * set by an operator or under another `block` expire out of order).
+   */
+  private roomForThrottle(nowMs: number): boolean {
+    const { throttles } = this;
+    if (throttles.size < this.maxThrottled) return true;
+    for (const [client, untilMs] of throttles) {
+      if (untilMs > nowMs) break;
+      throttles.delete(client);
+    }
+    if (throttles.size < this.maxThrottled) return true;
+    if (nowMs < this.nextSweepMs) return false;
+    this.nextSweepMs = nowMs + SWEEP_INTERVAL_MS;
+    for (const [client, untilMs] of throttles) if (untilMs <= nowMs) throttles.delete(client);
+    return throttles.size < this.maxThrottled;
   }
 
   private currentThrottle(client: string, nowMs: number): number {

@@ -1,8 +1,8 @@
-// The one path form that classification and rules match on (CONTRACT §4), so that no spelling of
-// a path (`//`, `%2e%2e`, `\`) can slip a request past a rule or into the captcha paths.
+// The one path form that classification and rules match on, so that no spelling of a path (`//`,
+// `%2e%2e`, `\`, `;jsessionid=1`) can slip a request past a rule or into the captcha paths.
 
 // Anything that can make the raw path differ from its normal form.
-const NEEDS_WORK = /[%\\]|\/[/.]/;
+const NEEDS_WORK = /[%\\;]|\/[/.]/;
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /** Normalises a raw request target (`req.url`); case is kept, callers lower-case for rules. */
@@ -14,14 +14,19 @@ export function normalisePath(target: string): string {
   const decoded = path.includes('%') ? percentDecode(path) : path;
   const segments = decoded.replaceAll('\\', '/').split('/');
   const kept: string[] = [];
-  for (const segment of segments) {
+  for (const written of segments) {
+    // Matrix parameters (`/users;x/login;jsessionid=1/`) are dropped, decoded `%3b` ones too: Java
+    // servers (Tomcat, Jetty, Spring) strip them and serve `/users/login/`, so rules must see that.
+    const semicolon = written.indexOf(';');
+    const segment = semicolon === -1 ? written : written.slice(0, semicolon);
     if (segment === '..') kept.pop();
     else if (segment !== '' && segment !== '.') kept.push(segment);
   }
   if (kept.length === 0) return '/';
   // `/a/b/..` names the directory `/a/`, as in RFC 3986 dot-segment removal.
-  const last = segments[segments.length - 1];
-  const trailing = last === '' || last === '.' || last === '..';
+  const last = segments[segments.length - 1]!;
+  const end = last.includes(';') ? last.slice(0, last.indexOf(';')) : last;
+  const trailing = end === '' || end === '.' || end === '..';
   return `/${kept.join('/')}${trailing ? '/' : ''}`;
 }
 

@@ -1,22 +1,25 @@
 // Classifies a request by its normalised path: a captcha endpoint, exempt, or counted against
-// the default limit plus every matching rule. Rules are compiled once, at load.
+// the default limit plus every matching rule (or, for a shared address's own traffic, against the
+// group's first matching budget). Rules are compiled once, at load.
 import type { Address, AddressSet } from '../client-ip/cidr.js';
 import type { Config } from '../config/schema.js';
 import type { WindowLimit } from '../limiter/store.js';
 import { normalisePath } from './normalise-path.js';
+import { compilePathRule, type PathRuleTest } from './path-rule.js';
+import type { SharedGroup } from './shared-budgets.js';
 
 export type Route =
   | { readonly kind: 'captcha' }
   | { readonly kind: 'exempt' }
-  | { readonly kind: 'counted'; readonly limits: readonly WindowLimit[] };
+  | {
+      readonly kind: 'counted';
+      readonly limits: readonly WindowLimit[];
+      /** Set for a shared budget: the key it is counted under instead of the client's. */
+      readonly key?: string;
+    };
 
 interface CompiledRule {
-  /** Lower-cased: rules match case-insensitively. */
-  readonly prefix: string;
-  /** The prefix without its trailing slash: `/users/login` is the login route too. */
-  readonly bare: string;
-  /** Empty: every method. */
-  readonly methods: ReadonlySet<string>;
+  readonly matches: PathRuleTest;
   readonly limit: WindowLimit;
 }
 
@@ -25,13 +28,15 @@ const EXEMPT: Route = { kind: 'exempt' };
 
 /**
  * `overrides` are the methods X-HTTP-Method-Override (and alike) headers name: a rule for POST also
- * counts a GET that asks the upstream to act as a POST.
+ * counts a GET that asks the upstream to act as a POST. `group` is the shared group whose own
+ * traffic the request is (no clearance, no client named behind the address).
  */
 export type Classifier = (
   method: string,
   target: string,
   client: Address,
   overrides?: readonly string[],
+  group?: SharedGroup,
 ) => Route;
 
 export function compileRoutes(config: Config, exemptClients: AddressSet): Classifier {
@@ -42,18 +47,10 @@ export function compileRoutes(config: Config, exemptClients: AddressSet): Classi
     captchaPaths.add(path.endsWith('/') ? path.slice(0, -1) : `${path}/`);
   }
   const exemptPrefixes = config.throttle.exempt.paths;
-  const rules: CompiledRule[] = config.throttle.rules.map((rule) => {
-    const prefix = rule.path.toLowerCase();
-    const methods = new Set(rule.methods);
-    // HEAD is GET without a body: the upstream does the same work for it.
-    if (methods.has('GET')) methods.add('HEAD');
-    return {
-      prefix,
-      bare: prefix.length > 1 && prefix.endsWith('/') ? prefix.slice(0, -1) : prefix,
-      methods,
-      limit: { id: rule.name, limit: rule.limit, windowMs: rule.window },
-    };
-  });
+  const rules: CompiledRule[] = config.throttle.rules.map((rule) => ({
+    matches: compilePathRule(rule.path, rule.methods),
+    limit: { id: rule.name, limit: rule.limit, windowMs: rule.window },
+  }));
   const defaultLimit: WindowLimit = {
     id: '',
     limit: config.throttle.limit,
@@ -61,26 +58,19 @@ export function compileRoutes(config: Config, exemptClients: AddressSet): Classi
   };
   const defaultOnly: Route = { kind: 'counted', limits: [defaultLimit] };
 
-  return (method, target, client, overrides) => {
+  return (method, target, client, overrides, group) => {
     const path = normalisePath(target);
     if (captchaPaths.has(path)) return CAPTCHA;
     if (!exemptClients.empty && exemptClients.has(client)) return EXEMPT;
     if (isPlain(target, path)) {
       for (const prefix of exemptPrefixes) if (path.startsWith(prefix)) return EXEMPT;
     }
+    if (group !== undefined) return group.route(path.toLowerCase(), method, overrides);
     if (rules.length === 0) return defaultOnly;
     const lower = path.toLowerCase();
     let limits: WindowLimit[] | undefined;
     for (const rule of rules) {
-      if (!lower.startsWith(rule.prefix) && lower !== rule.bare) continue;
-      if (
-        rule.methods.size > 0 &&
-        !rule.methods.has(method) &&
-        (overrides === undefined || !overrides.some((m) => rule.methods.has(m)))
-      ) {
-        continue;
-      }
-      (limits ??= [defaultLimit]).push(rule.limit);
+      if (rule.matches(lower, method, overrides)) (limits ??= [defaultLimit]).push(rule.limit);
     }
     return limits ? { kind: 'counted', limits } : defaultOnly;
   };

@@ -1,12 +1,14 @@
 // The demo in a real browser: headless Chromium is throttled by the gateway, meets the captcha
 // page, ticks the local test widget and is sent back to the shop page it wanted. Also screenshots
-// (test/artifacts/e2e/), console/CSP cleanliness and basic accessibility of the captcha page.
+// (test/artifacts/e2e/), the page on a 360 px phone, the request id as the support reference,
+// console/CSP cleanliness and basic accessibility of the captcha page.
 import { expect } from 'chai';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import type { FormTexts } from '../../gateway/captcha/render.js';
 import { DEMO_LIMIT, startDemo, type RunningDemo } from '../../gateway/demo/start.js';
+import { HELP_PATH, LOGO_PATH, SHOP_NAME } from '../../gateway/demo/shop.js';
 import {
   TEST_PASS_PREFIX,
   WIDGET_LABEL,
@@ -21,7 +23,17 @@ import {
 } from './chromium.js';
 
 const ARTIFACTS_DIR = fileURLToPath(new URL('../artifacts/e2e/', import.meta.url));
-const VIEWPORT = { width: 800, height: 600 } as const;
+// A desktop and the narrowest phone in common use.
+const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  mobile: { width: 360, height: 740 },
+} as const;
+type Screen = keyof typeof VIEWPORTS;
+// reCAPTCHA's checkbox widget is a fixed 304×78 px frame (hCaptcha's 303, Turnstile's 300): the
+// card must leave that much room, or the real widget would stick out of it on a phone.
+const WIDEST_WIDGET_PX = 304;
+// The card's shadow reaches this far (box-shadow 0 2px 16px): the card must keep clear of the edge.
+const CARD_GAP_PX = 8;
 // A browser's locale sets its Accept-Language (tr-TR → "tr-TR,tr;q=0.9"), which picks the texts.
 const LOCALES = { tr: 'tr-TR', en: 'en-US' } as const;
 type Language = keyof typeof LOCALES;
@@ -30,8 +42,8 @@ const SHOP_HEADING = 'Linen shirt';
 // The widget's stylesheet makes the box 1.5rem wide; without it (blocked by CSP, say) it is ~13px.
 const STYLED_BOX_WIDTH_PX = 24;
 // Chromium's PNG of a blank 800×600 page is ~2.7 KB, of one lone heading ~3.3 KB; the captcha
-// page with its widget is ~10–12 KB.
-const MIN_SCREENSHOT_BYTES = 6 * 1024;
+// page with its texts, logo and widget is several times that.
+const MIN_SCREENSHOT_BYTES = 12 * 1024;
 const DOCUMENT_400 =
   'Failed to load resource: the server responded with a status of 400 (Bad Request)';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -45,6 +57,27 @@ interface ActiveElement {
 const ACTIVE_ELEMENT = `(() => {
   const element = document.activeElement;
   return element === null ? null : { tag: element.tagName, type: element.getAttribute('type') };
+})()`;
+// What a phone shows: horizontal scrolling, the card's and the widget's boxes.
+interface Fit {
+  readonly scrollWidth: number;
+  readonly innerWidth: number;
+  readonly card: { readonly left: number; readonly right: number };
+  readonly widgetRoomPx: number;
+}
+const MEASURE_FIT = `(() => {
+  const card = document.querySelector('main').getBoundingClientRect();
+  return {
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+    card: { left: card.left, right: card.right },
+    // The form's width: the real widgets are fixed frames placed in it (the test one is smaller).
+    widgetRoomPx: document.querySelector('form').clientWidth,
+  };
+})()`;
+const LOGO_LOADED = `(() => {
+  const logo = document.querySelector('header img');
+  return logo !== null && logo.complete && logo.naturalWidth > 0;
 })()`;
 const ADD_FOREIGN_IMAGE = `(() => {
   const image = document.createElement('img');
@@ -100,10 +133,21 @@ describe('e2e: the captcha flow in headless Chromium', function () {
     return found;
   };
 
+  /** The captcha page's tab title: the language's tab title, then the shop's name. */
+  const tabTitle = (language: Language): string => `${texts(language).tab_title} · ${SHOP_NAME}`;
+
   /** A fresh browser profile speaking `language`; its pages' problems are recorded. */
-  async function openPage(language: Language): Promise<{ page: Page; problems: PageProblem[] }> {
+  async function openPage(
+    language: Language,
+    screen: Screen = 'desktop',
+    headers: Record<string, string> = {},
+  ): Promise<{ page: Page; problems: PageProblem[] }> {
     if (browser === undefined) throw new Error('the browser did not start');
-    const context = await browser.newContext({ locale: LOCALES[language], viewport: VIEWPORT });
+    const context = await browser.newContext({
+      locale: LOCALES[language],
+      viewport: VIEWPORTS[screen],
+      extraHTTPHeaders: headers,
+    });
     contexts.push(context);
     const problems = watchProblems(context);
     return { page: await context.newPage(), problems };
@@ -127,6 +171,21 @@ describe('e2e: the captcha flow in headless Chromium', function () {
     if (response === null) throw new Error('no response for the captcha page');
     await page.getByLabel(WIDGET_LABEL).waitFor({ state: 'visible' });
     return response;
+  }
+
+  /** Saves a full-page screenshot under test/artifacts/e2e/ and checks it is a real PNG of it. */
+  async function saveScreenshot(page: Page, name: string, screen: Screen): Promise<void> {
+    await mkdir(ARTIFACTS_DIR, { recursive: true });
+    const file = `${ARTIFACTS_DIR}${name}.png`;
+    await rm(file, { force: true });
+    await page.screenshot({ path: file, fullPage: true });
+    const png = await readFile(file);
+    expect(png.subarray(0, 8).equals(PNG_SIGNATURE), 'PNG signature').to.equal(true);
+    expect(png.toString('latin1', 12, 16), 'first chunk').to.equal('IHDR');
+    // The full page: the viewport's width, at least its height.
+    expect(png.readUInt32BE(16), 'width').to.equal(VIEWPORTS[screen].width);
+    expect(png.readUInt32BE(20), 'height').to.be.at.least(VIEWPORTS[screen].height);
+    expect(png.length).to.be.greaterThan(MIN_SCREENSHOT_BYTES);
   }
 
   /** Submits the captcha form by clicking its button; resolves with the answer to the POST. */
@@ -169,31 +228,74 @@ describe('e2e: the captcha flow in headless Chromium', function () {
   });
 
   for (const language of ['tr', 'en'] as const) {
-    it(`shows the captcha page in ${language} by Accept-Language, saved as a screenshot`, async () => {
-      const { page } = await openPage(language);
-      await openCaptchaPage(page, SHOP_PAGE);
-      const expected = texts(language);
+    for (const screen of ['desktop', 'mobile'] as const) {
+      it(`shows the captcha page in ${language} by Accept-Language on a ${screen} screen, saved as a screenshot`, async () => {
+        const { page } = await openPage(language, screen);
+        const response = await openCaptchaPage(page, SHOP_PAGE);
+        const expected = texts(language);
 
-      expect(await page.title()).to.equal(expected.title);
-      expect(await page.getByRole('heading', { level: 1 }).innerText()).to.equal(expected.title);
-      const button = page.getByRole('button', { name: expected.submit });
-      expect(await button.isVisible()).to.equal(true);
-      expect(await button.innerText()).to.equal(expected.submit);
-      // The widget's stylesheet, loaded from the provider's origin, got past the page's CSP.
-      const box = await page.getByLabel(WIDGET_LABEL).boundingBox();
-      expect(box?.width).to.be.closeTo(STYLED_BOX_WIDTH_PX, 1);
+        expect(await page.title()).to.equal(tabTitle(language));
+        expect(await page.getByRole('heading', { level: 1 }).innerText()).to.equal(
+          expected.heading,
+        );
+        expect(await page.getByText(expected.explanation).isVisible()).to.equal(true);
+        expect(await page.getByText(expected.instruction).isVisible()).to.equal(true);
+        // The shop's logo, loaded from the shop through the CSP's img-src, named by its alt text.
+        expect(await page.getByRole('img', { name: SHOP_NAME }).isVisible()).to.equal(true);
+        expect(await page.evaluate<boolean>(LOGO_LOADED), 'logo loaded').to.equal(true);
+        const button = page.getByRole('button', { name: expected.submit });
+        expect(await button.isVisible()).to.equal(true);
+        expect(await button.innerText()).to.equal(expected.submit);
+        // The reference to quote to support is this answer's X-Request-Id.
+        const requestId = await response.headerValue('x-request-id');
+        expect(requestId).to.match(/^[\w-]{8,}$/);
+        expect(await page.locator('footer code').innerText()).to.equal(requestId);
+        expect(await page.locator('footer').innerText()).to.include(
+          `${expected.reference}: ${requestId}`,
+        );
+        const support = page.getByRole('link', { name: expected.support });
+        expect(await support.getAttribute('href')).to.equal(HELP_PATH);
+        // The widget's stylesheet, loaded from the provider's origin, got past the page's CSP.
+        const box = await page.getByLabel(WIDGET_LABEL).boundingBox();
+        expect(box?.width).to.be.closeTo(STYLED_BOX_WIDTH_PX, 1);
 
-      await mkdir(ARTIFACTS_DIR, { recursive: true });
-      const file = `${ARTIFACTS_DIR}captcha-page-${language}.png`;
-      await rm(file, { force: true });
-      await page.screenshot({ path: file });
-      const png = await readFile(file);
-      expect(png.subarray(0, 8).equals(PNG_SIGNATURE), 'PNG signature').to.equal(true);
-      expect(png.toString('latin1', 12, 16), 'first chunk').to.equal('IHDR');
-      expect({ width: png.readUInt32BE(16), height: png.readUInt32BE(20) }).to.deep.equal(VIEWPORT);
-      expect(png.length).to.be.greaterThan(MIN_SCREENSHOT_BYTES);
-    });
+        const fit = await page.evaluate<Fit>(MEASURE_FIT);
+        expect(fit.scrollWidth, 'no horizontal scroll').to.be.at.most(fit.innerWidth);
+        expect(fit.card.left, 'room for the shadow on the left').to.be.at.least(CARD_GAP_PX);
+        expect(fit.innerWidth - fit.card.right, 'on the right').to.be.at.least(CARD_GAP_PX);
+        expect(fit.widgetRoomPx, 'room for the widget').to.be.at.least(WIDEST_WIDGET_PX);
+
+        await saveScreenshot(page, `captcha-page-${language}-${screen}`, screen);
+      });
+    }
   }
+
+  it('fits a 360 px screen even with the longest request id a client may send', async () => {
+    // The gateway keeps a client's X-Request-Id of up to 128 characters: one word with no hyphen
+    // or dot where a line could break.
+    const longId = `${'a1B2c3D4e5'.repeat(12)}F6g7H8i9`;
+    expect(longId).to.have.length(128);
+    const { page } = await openPage('tr', 'mobile', { 'x-request-id': longId });
+    const response = await openCaptchaPage(page, SHOP_PAGE);
+
+    expect(await response.headerValue('x-request-id')).to.equal(longId);
+    expect(await page.locator('footer code').innerText()).to.equal(longId);
+    const fit = await page.evaluate<Fit>(MEASURE_FIT);
+    expect(fit.scrollWidth, 'no horizontal scroll').to.be.at.most(fit.innerWidth);
+  });
+
+  it('lets a throttled shopper open the support link', async () => {
+    const { page } = await openPage('en', 'mobile');
+    await loadUntilThrottled(page, SHOP_PAGE);
+    await page.getByRole('link', { name: texts('en').support }).click();
+    await page.waitForURL(url(HELP_PATH));
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal('Help');
+    expect(await page.title()).to.equal(`Help · ${SHOP_NAME}`);
+    // The logo the captcha page showed is the shop's own, served under an exempt path.
+    expect((await page.request.get(url(LOGO_PATH))).headers()['content-type']).to.equal(
+      'image/svg+xml',
+    );
+  });
 
   it('logs no console error, uncaught exception or CSP violation from the first load to the shop page', async () => {
     const { page, problems } = await openPage('tr');
@@ -226,10 +328,10 @@ describe('e2e: the captcha flow in headless Chromium', function () {
       const expected = texts(language);
 
       expect(await page.locator('html').getAttribute('lang')).to.equal(language);
-      expect(await page.title()).to.equal(expected.title);
+      expect(await page.title()).to.equal(tabTitle(language));
       expect(await page.locator('h1').count()).to.equal(1);
       // The form is named by the heading (aria-labelledby), the box by its <label>.
-      expect(await page.getByRole('form', { name: expected.title }).count()).to.equal(1);
+      expect(await page.getByRole('form', { name: expected.heading }).count()).to.equal(1);
       const box = page.getByLabel(WIDGET_LABEL);
       expect(await box.count()).to.equal(1);
       expect(await box.getAttribute('type')).to.equal('checkbox');
@@ -261,7 +363,7 @@ describe('e2e: the captcha flow in headless Chromium', function () {
   });
 
   it('shows the failure text in an alert when the form is posted without ticking the box', async () => {
-    const { page, problems } = await openPage('tr');
+    const { page, problems } = await openPage('tr', 'mobile');
     await loadUntilThrottled(page, SHOP_PAGE);
     const captchaUrl = page.url();
     // The box is `required`, so the browser itself refuses an unticked form; a bot would not.
@@ -273,10 +375,17 @@ describe('e2e: the captcha flow in headless Chromium', function () {
     expect(posted.status()).to.equal(400);
     expect(page.url()).to.equal(captchaUrl);
     expect((await page.getByRole('alert').innerText()).trim()).to.equal(texts('tr').failed);
+    // The page that came back names the POST's own request id.
+    expect(await page.locator('footer code').innerText()).to.equal(
+      await posted.headerValue('x-request-id'),
+    );
     // Refused before the provider was asked (missing-input-response).
     expect(verifications).to.deep.equal([]);
     // Chromium logs the document's own 400 as a console error; nothing else may appear.
     expect(problems).to.deep.equal([{ kind: 'console', url: captchaUrl, text: DOCUMENT_400 }]);
+    const fit = await page.evaluate<Fit>(MEASURE_FIT);
+    expect(fit.scrollWidth, 'no horizontal scroll').to.be.at.most(fit.innerWidth);
+    await saveScreenshot(page, 'captcha-page-failed-tr-mobile', 'mobile');
   });
 
   it('shows the failure text in an alert for a response the widget did not make, then lets the visitor pass', async () => {
@@ -293,6 +402,7 @@ describe('e2e: the captcha flow in headless Chromium', function () {
 
     expect(refused.status()).to.equal(400);
     expect((await page.getByRole('alert').innerText()).trim()).to.equal(texts('en').failed);
+    await saveScreenshot(page, 'captcha-page-failed-en-desktop', 'desktop');
     expect(verifications.map((v) => [v.response, v.success])).to.deep.equal([['robot', false]]);
     // Still throttled: the shop page, opened in another tab, sends the visitor to the captcha.
     const otherTab = await page.context().newPage();

@@ -79,13 +79,17 @@ export function resourceTemplates(): string[] {
  * A template's YAML skeleton: comment actions removed, lines holding only actions (control flow,
  * `include ... | nindent`, `toYaml ... | nindent`) dropped, and every other action replaced by
  * the scalar TEMPLATED. Both branches of an if/else survive, so duplicate keys are allowed when
- * the result is parsed.
+ * the result is parsed. A raw string in an action (`{{ \`{{ $value }}\` }}`, text meant for
+ * Prometheus) is part of its action.
  */
+/** One Go-template action; a raw or quoted string in it may hold "}}". */
+export const ACTION = /\{\{-?(?:`[^`]*`|"(?:[^"\\]|\\.)*"|[^}`"]|\}(?!\}))*\}\}/g;
+
 export function skeleton(source: string): string {
   return source
     .replace(/\{\{-?\s*\/\*[\s\S]*?\*\/\s*-?\}\}/g, '')
     .split('\n')
-    .filter((line) => !/^\s*(\{\{[^}]*\}\}\s*)+$/.test(line))
+    .filter((line) => line.replace(ACTION, '').trim() !== '' || !line.includes('{{'))
     .join('\n')
-    .replace(/\{\{-?[^}]*-?\}\}/g, 'TEMPLATED');
+    .replace(ACTION, 'TEMPLATED');
 }

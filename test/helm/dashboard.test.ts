@@ -4,10 +4,16 @@
 // every panel says what it shows, and the chart renders it for Grafana's sidecar only when asked to.
 import { expect } from 'chai';
 import path from 'node:path';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createMetrics } from '../../gateway/metrics.js';
 import { OUTCOMES } from '../../gateway/request-metrics.js';
 import { chartDir, chartValues, isMap, readText, templatesDir, valueAt } from './chart.js';
+import {
+  defaultMetrics,
+  gatewayMetrics,
+  metricNames,
+  seriesIn,
+  type MetricType,
+} from './promql.js';
 
 const DASHBOARD_FILE = 'dashboards/captcha-gateway.json';
 const dashboardText = readText(path.join(chartDir, DASHBOARD_FILE));
@@ -17,7 +23,6 @@ const SELECTOR = 'namespace=~"$namespace", job=~"$job", pod=~"$pod"';
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
 type Json = Record<string, unknown>;
-type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 function parseDashboard(): Json {
   const parsed: unknown = JSON.parse(dashboardText);
@@ -27,83 +32,6 @@ function parseDashboard(): Json {
 
 function maps(value: unknown): Json[] {
   return Array.isArray(value) ? value.filter(isMap) : [];
-}
-
-/** The series names a metric exposes: a histogram is read as _bucket, _sum and _count. */
-function seriesOf(name: string, type: MetricType): [string, MetricType][] {
-  switch (type) {
-    case 'histogram':
-      return [
-        [`${name}_bucket`, 'counter'],
-        [`${name}_sum`, 'counter'],
-        [`${name}_count`, 'counter'],
-      ];
-    case 'summary':
-      return [
-        [name, 'gauge'],
-        [`${name}_sum`, 'counter'],
-        [`${name}_count`, 'counter'],
-      ];
-    default:
-      return [[name, type]];
-  }
-}
-
-/** The series of every metric in `registry`, by type. */
-async function seriesIn(registry: Registry): Promise<Map<string, MetricType>> {
-  const found = new Map<string, MetricType>();
-  for (const metric of await registry.getMetricsAsJSON()) {
-    for (const [series, type] of seriesOf(metric.name, String(metric.type) as MetricType)) {
-      found.set(series, type);
-    }
-  }
-  return found;
-}
-
-/** The gateway's own metrics, from the registry it builds (without Node's default metrics). */
-function gatewayMetrics(): Promise<Map<string, MetricType>> {
-  return seriesIn(createMetrics({ processMetrics: false }).registry);
-}
-
-/** Node's default metrics, as prom-client's collectDefaultMetrics registers them. */
-async function defaultMetrics(): Promise<Map<string, MetricType>> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const found = await seriesIn(registry);
-  registry.clear();
-  return found;
-}
-
-const NOT_METRICS = new Set([
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'bool',
-  'and',
-  'or',
-  'unless',
-  'offset',
-  'atan2',
-]);
-
-/**
- * The metric names a PromQL expression reads: identifiers left once strings, label matchers,
- * range windows and label lists (`by (...)`) are removed, that are not functions (followed by
- * a parenthesis), keywords or numbers.
- */
-function metricNames(expr: string): string[] {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const names = [...stripped.matchAll(/(?<![\w:$.])([A-Za-z_:][\w:]*)(?![\w:])(?!\s*\()/g)]
-    .map((m) => m[1]!)
-    .filter((name) => !NOT_METRICS.has(name));
-  return [...new Set(names)];
 }
 
 /** A PromQL query of the dashboard, and where it is. */

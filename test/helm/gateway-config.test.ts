@@ -10,6 +10,7 @@ import {
   chartValues,
   isMap,
   readText,
+  valueAt,
   valuesWith,
   yamlFiles,
   type Values,
@@ -70,6 +71,21 @@ describe('helm chart config: passes the gateway validation', () => {
       /captcha\.secret: environment variable CAPTCHA_SECRET/,
     );
     expect(result.problems.join('\n')).to.match(/csrf\.secret: environment variable CSRF_SECRET/);
+  });
+
+  it('binds the admin port to every interface, explicitly (probes and Prometheus come from outside the pod)', () => {
+    // Set in values.yaml, not left to the gateway's default: that one is loopback for `npm start`.
+    expect(valueAt(chartValues(), 'config.admin.host')).to.equal('0.0.0.0');
+    for (const file of yamlFiles(path.join(chartDir, 'ci'))) {
+      const source = renderedConfig(valuesWith(file));
+      const result = parseConfig(source, fakeEnv(references(source).all), path.basename(file));
+      if (!result.ok) expect.fail(result.problems.join('\n'));
+      expect(result.config.admin.host, path.basename(file)).to.equal('0.0.0.0');
+    }
+    const helpers = readText(path.join(chartDir, 'templates/_helpers.tpl'));
+    expect(helpers).to.include(
+      '{{- if or (hasPrefix "127." $adminHost) (eq $adminHost "::1" "localhost") }}\n{{- fail',
+    );
   });
 
   it('references only secrets the chart can set', () => {

@@ -66,6 +66,11 @@ const EXPECTED: Record<string, { kind: string; apiVersion: string; optional?: st
     apiVersion: 'policy/v1',
     optional: 'podDisruptionBudget.enabled',
   },
+  'prometheusrule.yaml': {
+    kind: 'PrometheusRule',
+    apiVersion: 'monitoring.coreos.com/v1',
+    optional: 'metrics.prometheusRule.enabled',
+  },
   'secret.yaml': { kind: 'Secret', apiVersion: 'v1' },
   'service-admin.yaml': { kind: 'Service', apiVersion: 'v1' },
   'service.yaml': { kind: 'Service', apiVersion: 'v1' },
@@ -123,12 +128,25 @@ describe('helm chart templates: structure', () => {
       );
     });
 
-    it('rolls the pods when the ConfigMap or the chart Secret changes', () => {
+    it('rolls the pods on any config change with onConfigChange roll, else on start-time keys only', () => {
       const annotations = get(deployment, 'spec.template.metadata.annotations');
-      expect(annotations).to.include.keys('checksum/config', 'checksum/secret');
-      expect(source).to.include(
-        'checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}',
+      expect(annotations).to.include.keys('checksum/config', 'checksum/config-start');
+      expect(source).to.match(
+        new RegExp(
+          [
+            '\\{\\{- if eq \\(include "captcha-gateway\\.onConfigChange" \\.\\) "roll" \\}\\}',
+            ' +checksum/config: \\{\\{ include \\(print \\$\\.Template\\.BasePath "/configmap\\.yaml"\\) \\. \\| sha256sum \\}\\}',
+            ' +\\{\\{- else \\}\\}',
+            '(?: +\\{\\{- /\\*.*\\*/\\}\\}\\n)? +checksum/config-start: \\{\\{ include "captcha-gateway\\.startConfig" \\. \\| sha256sum \\}\\}',
+            ' +\\{\\{- end \\}\\}',
+          ].join('\\n'),
+        ),
       );
+    });
+
+    it('rolls the pods when the chart Secret changes, whatever onConfigChange says', () => {
+      const annotations = get(deployment, 'spec.template.metadata.annotations');
+      expect(annotations).to.include.keys('checksum/secret');
       expect(source).to.include(
         'checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}',
       );
@@ -139,15 +157,54 @@ describe('helm chart templates: structure', () => {
       expect(list(gateway, 'ports').map((p) => p.name)).to.deep.equal(['http', 'admin']);
     });
 
-    it('probes liveness on /healthz and readiness on /readyz, on the admin port', () => {
-      expect(get(gateway, 'livenessProbe.httpGet')).to.deep.equal({
-        path: '/healthz',
-        port: 'admin',
-      });
-      expect(get(gateway, 'readinessProbe.httpGet')).to.deep.equal({
-        path: '/readyz',
-        port: 'admin',
-      });
+    it('probes startup and liveness on /healthz and readiness on /readyz, each one optional', () => {
+      expect(gateway).to.include.keys('startupProbe', 'livenessProbe', 'readinessProbe');
+      for (const [probe, path] of [
+        ['startupProbe', '/healthz'],
+        ['livenessProbe', '/healthz'],
+        ['readinessProbe', '/readyz'],
+      ] as const) {
+        expect(source, probe).to.include(
+          [
+            `{{- if .Values.${probe}.enabled }}`,
+            `          ${probe}:`,
+            `            {{- include "captcha-gateway.probe" (dict "probe" .Values.${probe} "path" "${path}") | nindent 12 }}`,
+            `          {{- end }}`,
+          ].join('\n'),
+        );
+        expect(get(values, `${probe}.enabled`), probe).to.equal(true);
+      }
+    });
+
+    it('gives a probe GET on the admin port unless its values bring their own handler', () => {
+      const helpers = readText(path.join(templatesDir, '_helpers.tpl'));
+      const body = /define "captcha-gateway\.probe" -\}\}\n([\s\S]*?)\{\{- end \}\}\n\n/.exec(
+        helpers,
+      )?.[1];
+      expect(body).to.include('{{- $probe := omit .probe "enabled" }}');
+      expect(body).to.include(
+        '{{- if not (or (hasKey $probe "httpGet") (hasKey $probe "tcpSocket") (hasKey $probe "exec") (hasKey $probe "grpc")) }}\n{{- $_ := set $probe "httpGet" (dict "path" .path "port" "admin") }}',
+      );
+      // The schema lets exactly those handlers through.
+      const schema = JSON.parse(readText(path.join(chartDir, 'values.schema.json'))) as unknown;
+      for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+        const properties = valueAt(schema, `properties.${probe}.properties`);
+        expect(properties, probe).to.include.keys(
+          'enabled',
+          'httpGet',
+          'tcpSocket',
+          'exec',
+          'grpc',
+        );
+      }
+    });
+
+    it('starts slowly only once: the startup probe allows a minute, liveness stays quick', () => {
+      const seconds = (probe: string) =>
+        Number(get(values, `${probe}.periodSeconds`)) *
+        Number(get(values, `${probe}.failureThreshold`));
+      expect(seconds('startupProbe')).to.be.at.least(30);
+      expect(seconds('livenessProbe')).to.be.at.most(30);
     });
 
     it('pauses in preStop and derives a grace period that covers the pause and the drain', () => {
@@ -169,7 +226,9 @@ describe('helm chart templates: structure', () => {
       expect(
         source.match(/\{\{- with include "captcha-gateway\.env" \. \| trim \}\}/g),
       ).to.have.length(2);
-      expect(source).to.match(/\{\{- if \.Values\.checkConfig\.enabled \}\}\n\s+initContainers:/);
+      expect(source).to.match(
+        /\{\{- if or \.Values\.checkConfig\.enabled \.Values\.initContainers \}\}\n\s+initContainers:\n\s+\{\{- end \}\}\n\s+\{\{- if \.Values\.checkConfig\.enabled \}\}/,
+      );
       expect(valueAt(values, 'checkConfig.enabled')).to.equal(true);
     });
 
@@ -211,6 +270,33 @@ describe('helm chart templates: structure', () => {
       expect(get(values, 'resources.limits')).to.include.keys('memory');
       const keys = list(values, 'topologySpreadConstraints').map((c) => c.topologyKey);
       expect(keys).to.deep.equal(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+    });
+
+    it("adds the values' init containers after check-config, and their containers after the gateway", () => {
+      expect(source).to.match(
+        /\n {6}\{\{- end \}\}\n {6}\{\{- with \.Values\.initContainers \}\}\n {8}\{\{- toYaml \. \| nindent 8 \}\}\n {6}\{\{- end \}\}\n {6}containers:\n/,
+      );
+      expect(source).to.match(
+        /\n {8}\{\{- with \.Values\.extraContainers \}\}\n {8}\{\{- toYaml \. \| nindent 8 \}\}\n {8}\{\{- end \}\}\n {6}volumes:\n/,
+      );
+      expect(values.initContainers).to.deep.equal([]);
+      expect(values.extraContainers).to.deep.equal([]);
+    });
+
+    it('pulls [registry/]repository, global.imageRegistry first, with global and own pull secrets', () => {
+      const helpers = readText(path.join(templatesDir, '_helpers.tpl'));
+      expect(helpers).to.include(
+        '{{- $registry := default .Values.image.registry .Values.global.imageRegistry | trimSuffix "/" }}',
+      );
+      expect(helpers).to.include('{{- $repository = printf "%s/%s" $registry $repository }}');
+      expect(source.match(/image: \{\{ include "captcha-gateway\.image" \. \}\}/g)).to.have.length(
+        2,
+      );
+      expect(source).to.include(
+        '{{- with include "captcha-gateway.imagePullSecrets" . | trim }}\n      imagePullSecrets:',
+      );
+      expect(get(values, 'image.registry')).to.equal('');
+      expect(get(values, 'global.imageRegistry')).to.equal('');
     });
 
     it('omits replicas when the HorizontalPodAutoscaler owns them', () => {
@@ -261,6 +347,39 @@ describe('helm chart templates: structure', () => {
       expect(source.split('\n')[0]).to.equal('{{- if not .Values.secret.existingSecret }}');
       expect(source).to.include('b64enc');
       expect(get(resource('secret.yaml'), 'type')).to.equal('Opaque');
+    });
+  });
+
+  describe('existingSecret and existingSecretKeys', () => {
+    const helpers = readText(path.join(templatesDir, '_helpers.tpl'));
+
+    it("reads each variable from existingSecret under its existingSecretKeys name, else the variable's", () => {
+      expect(helpers).to.include(
+        [
+          '      name: {{ $secretName }}',
+          '      {{- if $.Values.secret.existingSecret }}',
+          '      key: {{ index $.Values.secret.existingSecretKeys $key | default $env }}',
+          '      optional: true',
+          '      {{- else }}',
+          '      key: {{ $env }}',
+          '      {{- end }}',
+        ].join('\n'),
+      );
+      expect(get(values, 'secret.existingSecretKeys')).to.deep.equal({});
+    });
+
+    it('maps every value the chart takes as a secret, and nothing else', () => {
+      const block = /define "captcha-gateway\.secretKeys" -\}\}\n([\s\S]*?)\{\{- end/.exec(
+        helpers,
+      )?.[1];
+      const taken = (block ?? '')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(': ')[1]);
+      expect(taken).to.include('captchaSecret');
+      const schema = JSON.parse(readText(path.join(chartDir, 'values.schema.json'))) as unknown;
+      const mapped = valueAt(schema, 'properties.secret.properties.existingSecretKeys.properties');
+      expect(Object.keys(isMap(mapped) ? mapped : {}).sort()).to.deep.equal([...taken].sort());
     });
   });
 

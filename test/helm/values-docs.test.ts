@@ -31,7 +31,10 @@ describe('helm chart values documentation', () => {
     const readme = readText(path.join(chartDir, 'README.md')).split('\n').map(normal);
     const table = valuesTable(readText(path.join(chartDir, 'values.yaml')), chartValues());
     const missing = table.filter((row) => !readme.includes(normal(row)));
-    expect(missing, 'rows to put in README.md (then run prettier --write)').to.deep.equal([]);
+    expect(
+      missing,
+      'rows missing from README.md: npx tsx test/helm/write-values-table.ts, then prettier --write',
+    ).to.deep.equal([]);
   });
 
   it('shows ci/production-redis-values.yaml verbatim as the README production example', () => {

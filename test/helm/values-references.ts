@@ -24,7 +24,9 @@ export function valuesReferences(file: string, source: string): Reference[] {
   const found: Reference[] = [];
   const stack: { kind: string; context: Context; outer: Context }[] = [];
   let context: Context;
-  for (const action of source.matchAll(/\{\{-?([\s\S]*?)-?\}\}/g)) {
+  // A raw or quoted string may hold "}}" (text meant for Prometheus): it stays in its action.
+  const actions = /\{\{-?((?:`[^`]*`|"(?:[^"\\]|\\.)*"|[^}`"]|\}(?!\}))*?)-?\}\}/g;
+  for (const action of source.matchAll(actions)) {
     const line = source.slice(0, action.index).split('\n').length;
     // String literals hold file names and messages, never references.
     const body = action[1]!.replace(/"(?:[^"\\]|\\.)*"|`[^`]*`/g, '""').trim();

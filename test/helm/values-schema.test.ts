@@ -9,6 +9,7 @@ import {
   chartValues,
   fixturesDir,
   isMap,
+  mergeValues,
   readText,
   valuesWith,
   yamlFiles,
@@ -75,6 +76,29 @@ describe('helm chart values.schema.json', () => {
       );
     });
   }
+
+  // Helm hands a parent chart's `global` to every subchart and validates it against the
+  // subchart's schema: a schema closed at the top must let any global through, or the chart
+  // cannot be a dependency.
+  it('accepts any global a parent chart passes (as a dependency)', () => {
+    const fromParent = mergeValues(chartValues(), {
+      global: {
+        imageRegistry: 'registry.example.com',
+        imagePullSecrets: ['platform-registry', { name: 'shop-registry' }],
+        storageClass: 'fast-ssd',
+        postgresql: { auth: { existingSecret: 'db' } },
+      },
+    });
+    expect(validate(fromParent), problems(validate.errors)).to.equal(true);
+    const withoutGlobal = chartValues();
+    delete withoutGlobal.global;
+    expect(validate(withoutGlobal), problems(validate.errors)).to.equal(true);
+  });
+
+  it('still checks the globals the chart reads', () => {
+    expect(validate(mergeValues(chartValues(), { global: { imageRegistry: 5 } }))).to.equal(false);
+    expect(validate.errors?.map((e) => e.instancePath)).to.include('/global/imageRegistry');
+  });
 
   it('lists exactly the gateway config sections under config (so a typo there fails early)', () => {
     const configProperties = isMap(schema) ? schema.properties : undefined;

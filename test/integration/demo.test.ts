@@ -194,10 +194,26 @@ describe('demo: the shop', () => {
     expect(res.headers.get('cache-control')).to.equal('no-store');
     const body = await res.text();
     expect(body).to.match(/^<!doctype html>\n<html lang="en">/);
-    expect(body).to.include('<title>Demo shop · Demo shop</title>');
+    // Titled by the shop's name once; other pages are "Page · Demo shop".
+    expect(body).to.include('<title>Demo shop</title>');
     expect(body).to.include('href="/products/1/"');
     expect(body).to.include('href="/users/login/"');
     expect(body).to.not.match(/(src|href)="(https?:)?\/\//);
+  });
+
+  it('titles a product page "Product · Demo shop"', async () => {
+    const body = await (await fetch(`${shop.url}products/3/`)).text();
+    expect(body).to.include('<title>Canvas tote · Demo shop</title>');
+  });
+
+  it('serves its logo as SVG and a help page, for the captcha page to show and link to', async () => {
+    const logo = await fetch(`${shop.url}static/logo.svg`);
+    expect(logo.status).to.equal(200);
+    expect(logo.headers.get('content-type')).to.equal('image/svg+xml');
+    expect(await logo.text()).to.match(/^<svg [^>]*>[\s\S]*Demo shop[\s\S]*<\/svg>\n$/);
+    const help = await fetch(`${shop.url}help/`);
+    expect(help.status).to.equal(200);
+    expect(await help.text()).to.include('<title>Help · Demo shop</title>');
   });
 
   it('shows a visit counter that goes up on every reload', async () => {

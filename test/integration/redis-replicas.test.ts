@@ -95,6 +95,37 @@ store: { type: redis, redis: { url: "${REDIS_URL}", prefix: "${prefix}" } }
     expect(statuses).to.deep.equal([200, 200, 200, 200, 429]);
   });
 
+  it('honours a clearance granted on one replica on the other, with one count across both', async () => {
+    const ip = '203.0.113.14';
+    const page = await fetch(a.url + '/users/pz-captcha/', {
+      headers: { 'x-forwarded-for': ip, accept: 'application/json' },
+    });
+    const token = CSRF_RE.exec(((await page.json()) as { html: string }).html)![1]!;
+    const verified = await fetch(a.url + '/users/pz-captcha/', {
+      method: 'POST',
+      headers: {
+        'x-forwarded-for': ip,
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-csrftoken': token,
+        cookie: `csrftoken=${token}`,
+        'x-requested-with': 'XMLHttpRequest',
+      },
+      body: 'g-recaptcha-response=pass-1',
+    });
+    const clearance = verified.headers.get('set-cookie')!.split(';')[0]!;
+    // Another address altogether: the clearance, not the address, is what is counted.
+    const statuses = [];
+    for (const gw of [b, a, b, a, b]) {
+      const res = await fetch(gw.url + '/api/', {
+        headers: { 'x-forwarded-for': '198.51.100.99', cookie: clearance },
+      });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    expect(statuses).to.deep.equal([200, 200, 200, 200, 429]);
+    expect(await get(a, '198.51.100.99')).to.equal(200);
+  });
+
   it('proxies exactly limit of several hundred simultaneous requests spread over both', async () => {
     const limit = 50;
     const yaml = `

@@ -72,12 +72,86 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (include "captcha-gateway.fullname" .) .Values.secret.existingSecret }}
 {{- end }}
 
-{{/* The image reference: repository@digest, or repository:tag (tag defaults to appVersion). */}}
+{{/*
+The image reference: [registry/]repository@digest, or [registry/]repository:tag (tag defaults to
+appVersion). global.imageRegistry, set by a parent chart, wins over image.registry.
+*/}}
 {{- define "captcha-gateway.image" -}}
+{{- $registry := default .Values.image.registry .Values.global.imageRegistry | trimSuffix "/" }}
+{{- $repository := .Values.image.repository }}
+{{- if $registry }}
+{{- $repository = printf "%s/%s" $registry $repository }}
+{{- end }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- end }}
+{{- end }}
+
+{{/* Pull secrets: global.imagePullSecrets (names or {name: ...}) then imagePullSecrets. */}}
+{{- define "captcha-gateway.imagePullSecrets" -}}
+{{- range .Values.global.imagePullSecrets }}
+{{- if kindIs "string" . }}
+- name: {{ . }}
+{{- else }}
+- name: {{ .name }}
+{{- end }}
+{{- end }}
+{{- with .Values.imagePullSecrets }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+A probe of the gateway container: the probe's values without `enabled`, and GET `path` on the
+admin port unless the values bring their own handler. Called with (dict "probe" ... "path" ...).
+*/}}
+{{- define "captcha-gateway.probe" -}}
+{{- $probe := omit .probe "enabled" }}
+{{- if not (or (hasKey $probe "httpGet") (hasKey $probe "tcpSocket") (hasKey $probe "exec") (hasKey $probe "grpc")) }}
+{{- $_ := set $probe "httpGet" (dict "path" .path "port" "admin") }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}
+
+{{/*
+The config keys the gateway reads only at start: a reload keeps their running value, so a change
+of one of them must roll the pods. The same list as keysNeedingRestart in gateway/pipeline.ts.
+*/}}
+{{- define "captcha-gateway.startKeys" -}}
+listen
+admin.host
+admin.port
+store
+throttle.max_clients
+throttle.max_throttled
+{{- end }}
+
+{{/* The part of `config:` the gateway reads only at start, as YAML (what onConfigChange: reload checksums). */}}
+{{- define "captcha-gateway.startConfig" -}}
+{{- $found := dict }}
+{{- range $path := include "captcha-gateway.startKeys" . | splitList "\n" }}
+{{- $value := $.Values.config }}
+{{- range $key := splitList "." $path }}
+{{- if kindIs "map" $value }}
+{{- $value = get $value $key }}
+{{- else }}
+{{- $value = "" }}
+{{- end }}
+{{- end }}
+{{- $_ := set $found $path $value }}
+{{- end }}
+{{- toYaml $found }}
+{{- end }}
+
+{{/* onConfigChange resolved: "reload" or "roll" (auto: reload with the memory store). */}}
+{{- define "captcha-gateway.onConfigChange" -}}
+{{- if eq .Values.onConfigChange "auto" }}
+{{- $store := dig "store" "type" "memory" .Values.config | toString | lower }}
+{{- ternary "reload" "roll" (eq $store "memory") }}
+{{- else }}
+{{- .Values.onConfigChange }}
 {{- end }}
 {{- end }}
 
@@ -99,7 +173,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 Environment variable -> key in `secret` (values). The chart's Secret holds each set value under
-the variable's name; an existingSecret is expected to use the same key names.
+the variable's name; an existingSecret too, unless secret.existingSecretKeys names another key.
 */}}
 {{- define "captcha-gateway.secretKeys" -}}
 ADMIN_TOKEN: adminToken
@@ -130,9 +204,11 @@ The environment of the gateway and of the config check: each Secret variable tha
   valueFrom:
     secretKeyRef:
       name: {{ $secretName }}
-      key: {{ $env }}
       {{- if $.Values.secret.existingSecret }}
+      key: {{ index $.Values.secret.existingSecretKeys $key | default $env }}
       optional: true
+      {{- else }}
+      key: {{ $env }}
       {{- end }}
 {{- end }}
 {{- end }}
@@ -199,6 +275,13 @@ Checks that fail rendering with a message that says the fix. Included by the Dep
 {{- end }}
 {{- if and (gt $pods 1) (eq (dig "csrf" "secret" "" .Values.config | toString) "") }}
 {{- fail (printf "config.csrf.secret is empty but %s: each pod would sign captcha forms with its own random key and reject the other pods' forms (403). Set config.csrf.secret: ${CSRF_SECRET} with secret.csrfSecret or secret.existingSecret" $what) }}
+{{- end }}
+{{- $adminHost := dig "admin" "host" "" .Values.config | toString | trimAll "[]" | lower }}
+{{- if or (hasPrefix "127." $adminHost) (eq $adminHost "::1" "localhost") }}
+{{- fail (printf "config.admin.host is %q, a loopback address: the kubelet's probes and Prometheus reach the pod from outside it, so the pods would never be ready. Set config.admin.host: 0.0.0.0 (the admin port is on no public Service)" (dig "admin" "host" "" .Values.config | toString)) }}
+{{- end }}
+{{- if and .Values.secret.existingSecretKeys (not .Values.secret.existingSecret) }}
+{{- fail "secret.existingSecretKeys names keys of an existing Secret, but secret.existingSecret is empty: set secret.existingSecret to that Secret's name, or drop secret.existingSecretKeys (the chart's own Secret uses the variable names)" }}
 {{- end }}
 {{- if eq (include "captcha-gateway.httpPort" .) (include "captcha-gateway.adminPort" .) }}
 {{- fail (printf "config.listen.port and config.admin.port are both %s: the admin port must differ" (include "captcha-gateway.httpPort" .)) }}

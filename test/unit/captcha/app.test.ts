@@ -71,8 +71,20 @@ csrf: { secret: ${CSRF_SECRET}, ttl: 10m }
     },
   });
   const log = createLogger('debug', sink);
-  const csrf = createCsrfTokens({ secret: config.csrf.secret, ttlMs: config.csrf.ttl, now });
-  const handle = createCaptchaApp({ config, store, metrics, csrf, now, log }).callback();
+  const csrf = createCsrfTokens({
+    key: Buffer.from(config.csrf.secret),
+    ttlMs: config.csrf.ttl,
+    now,
+  });
+  const handle = createCaptchaApp({
+    config,
+    store,
+    metrics,
+    csrf,
+    now,
+    log,
+    isHttps: () => false,
+  }).callback();
   const exchanges: Exchange[] = [];
 
   // Stands in for the gateway's server: the client is whoever x-test-client names.
@@ -80,9 +92,12 @@ csrf: { secret: ${CSRF_SECRET}, ttl: 10m }
     if (req.headers['x-test-no-exchange'] === undefined) {
       const text = String(req.headers['x-test-client'] ?? '203.0.113.7');
       const address = ipaddr.parse(text);
+      const key = ipKey(address, 64);
       exchanges.push(
         attachExchange(req, {
-          client: { address, text, key: ipKey(address, 64) },
+          client: { address, text, key },
+          key,
+          holder: 'address',
           requestId: 'test-request',
           startMs: 0,
           upstreamMs: 0,
@@ -184,7 +199,9 @@ describe('captcha app (CONTRACT §6)', () => {
       expect(res.status).to.equal(200);
       expect(res.headers.get('content-type')).to.match(/^application\/json/);
       const { html } = (await res.json()) as { html: string };
-      expect(html).to.match(/^<h1 class="auth__form__title">\n {2}DEVAM ETMEK İÇİN\n<\/h1>/);
+      expect(html).to.match(
+        /^<h1 class="auth__form__title">\n {2}Devam etmek için insan olduğunuzu doğrulayın\n<\/h1>/,
+      );
       expect(lastOutcome()).to.equal('captcha_page');
     });
 
@@ -237,15 +254,17 @@ describe('captcha app (CONTRACT §6)', () => {
       }
     });
 
+    const TR_HEADING = 'Devam etmek için insan olduğunuzu doğrulayın';
+    const EN_HEADING = 'Confirm you are human to continue';
     const languages: [string, string][] = [
-      ['tr', 'DEVAM ETMEK İÇİN'],
-      ['tr-TR,tr;q=0.9,en;q=0.8', 'DEVAM ETMEK İÇİN'],
-      ['en', 'TO CONTINUE'],
-      ['en-US,en;q=0.9', 'TO CONTINUE'],
-      ['de-DE, en;q=0.7, tr;q=0.5', 'TO CONTINUE'],
-      ['tr;q=0.4, en;q=0.6', 'TO CONTINUE'],
-      ['de, fr', 'DEVAM ETMEK İÇİN'],
-      ['en;q=0, tr;q=0.1', 'DEVAM ETMEK İÇİN'],
+      ['tr', TR_HEADING],
+      ['tr-TR,tr;q=0.9,en;q=0.8', TR_HEADING],
+      ['en', EN_HEADING],
+      ['en-US,en;q=0.9', EN_HEADING],
+      ['de-DE, en;q=0.7, tr;q=0.5', EN_HEADING],
+      ['tr;q=0.4, en;q=0.6', EN_HEADING],
+      ['de, fr', TR_HEADING],
+      ['en;q=0, tr;q=0.1', TR_HEADING],
     ];
     for (const [acceptLanguage, title] of languages) {
       it(`shows "${title}" for Accept-Language: ${acceptLanguage}`, async () => {
@@ -547,7 +566,7 @@ describe('captcha app (CONTRACT §6)', () => {
 
       it('refuses a token of the right shape made with another secret', async () => {
         const other = createCsrfTokens({
-          secret: 'not-ours',
+          key: Buffer.from('not-ours'),
           ttlMs: 60_000,
           now: () => h.clock.now,
         });

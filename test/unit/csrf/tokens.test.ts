@@ -4,13 +4,18 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import { CSRF_TOKEN_LENGTH, createCsrfTokens } from '../../../gateway/csrf/tokens.js';
+import { createSigningKey } from '../../../gateway/signing-key.js';
 
 const TTL_MS = 10 * 60 * 1000;
 const CLIENT = '203.0.113.7';
 
 function tokensAt(start: number, secret = 'shared-secret') {
   const clock = { now: start };
-  const tokens = createCsrfTokens({ secret, ttlMs: TTL_MS, now: () => clock.now });
+  const tokens = createCsrfTokens({
+    key: Buffer.from(secret),
+    ttlMs: TTL_MS,
+    now: () => clock.now,
+  });
   return { tokens, clock };
 }
 
@@ -96,13 +101,18 @@ describe('createCsrfTokens', () => {
     expect(tokens.verify(token.toUpperCase(), CLIENT)).to.equal(token === token.toUpperCase());
   });
 
-  it('makes a random key when the secret is empty, and says so', () => {
-    const a = createCsrfTokens({ secret: '', ttlMs: TTL_MS, now: () => 0 });
-    const b = createCsrfTokens({ secret: '', ttlMs: TTL_MS, now: () => 0 });
-    expect(a.ephemeral).to.equal(true);
-    expect(a.verify(a.issue(CLIENT), CLIENT)).to.equal(true);
-    expect(b.verify(a.issue(CLIENT), CLIENT)).to.equal(false);
-    expect(tokensAt(0).tokens.ephemeral).to.equal(false);
+  it('signs with one random key per process when the secret is empty, and only then', () => {
+    const signingKey = createSigningKey();
+    const a = createCsrfTokens({ key: signingKey(''), ttlMs: TTL_MS, now: () => 0 });
+    const again = createCsrfTokens({ key: signingKey(''), ttlMs: TTL_MS, now: () => 0 });
+    const otherProcess = createCsrfTokens({
+      key: createSigningKey()(''),
+      ttlMs: TTL_MS,
+      now: () => 0,
+    });
+    expect(again.verify(a.issue(CLIENT), CLIENT)).to.equal(true);
+    expect(otherProcess.verify(a.issue(CLIENT), CLIENT)).to.equal(false);
+    expect(signingKey('shared-secret')).to.deep.equal(Buffer.from('shared-secret'));
   });
 
   it('returns false, never throws, for hostile inputs', () => {

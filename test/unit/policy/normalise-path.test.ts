@@ -34,6 +34,12 @@ describe('normalisePath', () => {
     ['', '/'],
     ['*', '/'],
     ['?x=1', '/'],
+    ['/users/login;jsessionid=1/', '/users/login/'],
+    ['/users;x/login/', '/users/login/'],
+    ['/users/login;a=1;b=2', '/users/login'],
+    ['/users/login%3bx/', '/users/login/'],
+    ['/static/..;/api/', '/api/'],
+    ['/;x/users/', '/users/'],
   ];
   for (const [input, expected] of cases) {
     it(`normalises ${JSON.stringify(input)} to ${JSON.stringify(expected)}`, () => {
