@@ -17,9 +17,9 @@ import type { Quota, Store, WindowLimit } from './limiter/store.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildPipeline, keysNeedingRestart, type Pipeline } from './pipeline.js';
-import { createSigningKey } from './signing-key.js';
 import { decide, type Decision } from './policy/decide.js';
 import type { Route } from './policy/routes.js';
+import { createSigningKey } from './signing-key.js';
 
 export interface GatewayOptions {
   readonly config: Config;
@@ -64,7 +64,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { log } = options;
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? createMetrics();
-  const store = guardStore(options.store ?? createStore(options.config), { log, metrics });
+  const store = guardStore(options.store ?? createStore(options.config, log), { log, metrics });
   metrics.countThrottledWith(() => store.countThrottled(now()));
   let draining = false;
   /** Set when drain_timeout has passed: the requests still open are cut, and logged as such. */
@@ -288,10 +288,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     handle,
   );
   publicServer.on('upgrade', upgrade);
-  // Every header line parsed is kept (0: no count limit; Node's 16 KiB header size still bounds
-  // the head), so framingProblem sees them all and answers too many with 431. Node's default
-  // drops lines past about a thousand unseen, a second Host or Transfer-Encoding among them.
-  publicServer.maxHeadersCount = 0;
   publicServer.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
     handle(req, res, true),
   );

@@ -215,6 +215,7 @@ export const configSchema = z
         'a cookie name of letters, digits, _ or -',
       ),
       ttl: duration('30m', { min: 60_000 }),
+      secure: oneOf(['auto', 'always'], 'auto'),
       domain: checked(
         '',
         (v) => v === '' || /^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(v),

@@ -6,9 +6,10 @@ import type { IncomingMessage } from 'node:http';
 
 /**
  * Header lines a request may carry (Apache's LimitRequestFields and Tomcat's maxHeaderCount
- * default to the same). Browsers send about twenty. The server keeps every line it parsed
- * (`maxHeadersCount` 0; the head stays bounded by Node's 16 KiB header size), so a `Host` or a
- * `Transfer-Encoding` past the limit is seen: the request is refused, never forwarded blind.
+ * default to the same); browsers send about twenty. Node keeps the first thousand or so lines
+ * (its `maxHeadersCount`) and drops the rest unseen, a second `Host` or a `Transfer-Encoding`
+ * among them: a request with more lines than this is refused with 431 (RFC 6585 §5), so one whose
+ * lines were cut is never forwarded.
  */
 export const MAX_HEADER_LINES = 100;
 

@@ -18,6 +18,11 @@ export interface MemoryStoreOptions {
   readonly maxClients: number;
   /** Throttles held at once; default `maxClients`. */
   readonly maxThrottled?: number;
+  /**
+   * Called when a throttle could not be recorded for want of room, once per episode: again only
+   * after a throttle was recorded since.
+   */
+  readonly onThrottlesFull?: () => void;
 }
 
 /**
@@ -48,13 +53,16 @@ export class MemoryStore implements Store {
   private readonly throttles = new Map<string, number>();
   private readonly maxThrottled: number;
   private nextSweepMs = -Infinity;
+  private full = false;
+  private readonly onThrottlesFull: () => void;
 
-  constructor({ maxClients, maxThrottled = maxClients }: MemoryStoreOptions) {
+  constructor({ maxClients, maxThrottled = maxClients, onThrottlesFull }: MemoryStoreOptions) {
     this.counters = new LRUCache({ max: maxClients });
     // lru-cache allocates its arrays for `max` up front; captcha attempts come from far fewer
     // clients than requests do, so their bound need not cost a million slots.
     this.attempts = new LRUCache({ max: Math.min(maxClients, MAX_ATTEMPT_CLIENTS) });
     this.maxThrottled = maxThrottled;
+    this.onThrottlesFull = onThrottlesFull ?? (() => {});
   }
 
   async hit(
@@ -92,7 +100,13 @@ export class MemoryStore implements Store {
     const throttledUntil = nowMs + blockMs;
     // Not recorded when the table is full: this request is still intercepted, and so is every
     // next one while the counter stays over the limit.
-    if (this.roomForThrottle(nowMs)) this.throttles.set(client, throttledUntil);
+    if (this.roomForThrottle(nowMs)) {
+      this.throttles.set(client, throttledUntil);
+      this.full = false;
+    } else if (!this.full) {
+      this.full = true;
+      this.onThrottlesFull();
+    }
     return throttledUntil;
   }
 

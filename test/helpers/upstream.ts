@@ -9,6 +9,7 @@
 //   /status?code=N         answers as the default route, with status N
 //   /headers-then-reset    a 200 head promising 1 MB, 1 KiB of body, then the socket destroyed
 //   /hop                   answers with hop-by-hop headers and two Set-Cookie (HOP_RESPONSE_HEADERS)
+//   /redirect?to=P&code=N  status N (default 302) with `Location: P`, as a backend moving a page
 //   anything else          200 JSON `{ method, url, headers, bodyBytes, bodySha256 }` once the body ended
 // Upgrades: `/slow` is never answered; any other path answers `101 Switching Protocols` and then
 // echoes every byte back (no WebSocket framing: a raw echo is enough to test a tunnel).
@@ -228,6 +229,13 @@ export async function startUpstream(): Promise<Upstream> {
         // Chunked: Node refuses a Trailer header on a response with Content-Length.
         return void recorded.bodyEnded.then(() =>
           echo(res, recorded, { headers: HOP_RESPONSE_HEADERS, chunked: true }),
+        );
+      case '/redirect':
+        return void recorded.bodyEnded.then(() =>
+          echo(res, recorded, {
+            status: Number(query.get('code') ?? 302),
+            headers: [['Location', query.get('to') ?? '/']],
+          }),
         );
       default:
         return void recorded.bodyEnded.then(() => echo(res, recorded));

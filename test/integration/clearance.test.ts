@@ -203,6 +203,34 @@ ${extra}`,
     expect(http.headers.get('set-cookie')).not.to.match(/Secure/);
   });
 
+  it('marks the clearance Secure on every answer with clearance.secure: always', async () => {
+    await start('clearance: { secure: always }');
+    const res = await solve(from('198.51.100.10'));
+    expect(res.headers.get('set-cookie')).to.match(/; Secure$/);
+  });
+
+  it('takes a form issued to the address from a request that has a clearance since', async () => {
+    await start();
+    const nat = '198.51.100.11';
+    const form = await get('/users/pz-captcha/', { ...from(nat), accept: 'application/json' });
+    const token = CSRF_RE.exec(((await form.json()) as { html: string }).html)![1]!;
+    const clearance = clearanceOf(await solve(from(nat)));
+    const post = (headers: Record<string, string>) =>
+      fetch(gw.url + '/users/pz-captcha/', {
+        method: 'POST',
+        headers: {
+          ...headers,
+          ...XHR,
+          'x-csrftoken': token,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'g-recaptcha-response=pass-2',
+      });
+    expect((await post(from(nat, `${clearance}; csrftoken=${token}`))).status).to.equal(200);
+    // Never the other way round, and never for another address.
+    expect((await post(from('198.51.100.12', `${clearance}`))).status).to.equal(403);
+  });
+
   it('writes the configured name, lifetime and domain', async () => {
     await start('clearance: { cookie: pass, ttl: 15m, domain: shop.example }');
     const res = await solve(from('198.51.100.8'));

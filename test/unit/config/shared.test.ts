@@ -30,6 +30,7 @@ throttle:
       enabled: true,
       cookie: 'cgw_clearance',
       ttl: 1_800_000,
+      secure: 'auto',
       domain: '',
     });
   });

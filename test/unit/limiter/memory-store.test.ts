@@ -36,7 +36,12 @@ describe('MemoryStore bounds', () => {
   });
 
   it('never evicts a live throttle at max_throttled, and holds a new offender by its counter', async () => {
-    const store = new MemoryStore({ maxClients: 1000, maxThrottled: 10 });
+    let fullEpisodes = 0;
+    const store = new MemoryStore({
+      maxClients: 1000,
+      maxThrottled: 10,
+      onThrottlesFull: () => (fullEpisodes += 1),
+    });
     for (let i = 0; i < 10; i++) {
       await store.hit(`held-${i}`, [limit], 60_000, 0);
       await store.hit(`held-${i}`, [limit], 60_000, 0);
@@ -49,6 +54,7 @@ describe('MemoryStore bounds', () => {
     expect(await store.countThrottled(2)).to.equal(10);
     for (let i = 0; i < 10; i++)
       expect(await store.throttledUntil(`held-${i}`, 2)).to.equal(60_000);
+    expect(fullEpisodes).to.equal(1);
   });
 
   it('makes room for new throttles as old ones expire, wherever they sit', async () => {
