@@ -294,8 +294,15 @@ export function createGateway(options: GatewayOptions): Gateway {
   publicServer.on('connect', refuseConnect);
   publicServer.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
-    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const text = status === 408 ? 'Request Timeout' : 'Bad Request';
+    // A header block the parser will not hold (past max header size; on Node 24 also a thousand
+    // lines of a few bytes) is 431, as Node's own clientError answer has it.
+    const status =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? 431
+          : 400;
+    const text = http.STATUS_CODES[status];
     socket.end(
       `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n`,
     );
