@@ -5,7 +5,8 @@
 # The image holds config/default.yaml at /etc/captcha-gateway/config.yaml; the Helm chart mounts
 # its ConfigMap there instead. Secrets only ever come from the environment at run time.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS (supported until April 2028); the gateway also runs on Node 20.19+ and 22.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # 1. build: compile the TypeScript (dev dependencies live only in this stage).
 FROM ${NODE_IMAGE} AS build
@@ -39,6 +40,10 @@ LABEL org.opencontainers.image.title="captcha-gateway" \
   org.opencontainers.image.description="Reverse-proxy gateway that throttles clients per IP and lifts the throttle via captcha" \
   org.opencontainers.image.licenses="MIT"
 ENV NODE_ENV=production
+# config/default.yaml binds the admin port to loopback unless ADMIN_HOST says otherwise. In a
+# container, 0.0.0.0 is the container's own interfaces: probes and Prometheus need to reach it,
+# and it is published only where the operator says so (never publicly).
+ENV ADMIN_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/gateway ./dist/gateway

@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // The captcha-gateway command: loads and checks the config, starts the gateway, wires signals.
-import { parseCli, USAGE } from './cli.js';
+import { HELP, parseCli, USAGE } from './cli.js';
 import { loadConfigFile } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { formatWarning } from './config/warnings.js';
 import { createLogger, type Logger } from './log.js';
 import { reloadFromFile, watchConfigFile } from './reload.js';
 import { createGateway } from './server.js';
 
 async function main(): Promise<number> {
   const cli = parseCli(process.argv.slice(2), process.env);
-  if (typeof cli === 'string') {
-    process.stderr.write(`${cli}\n${USAGE}\n`);
+  if (cli.kind === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (cli.kind === 'mistake') {
+    process.stderr.write(`${cli.problem}\n${USAGE}\n(captcha-gateway --help for more)\n`);
     return 2;
   }
   const loaded = loadConfigFile(cli.configFile);
@@ -20,12 +24,14 @@ async function main(): Promise<number> {
     return 1;
   }
   if (cli.checkOnly) {
-    process.stdout.write('config OK\n');
+    // "config OK" stays the first line, whatever follows: scripts may look for it.
+    process.stdout.write(['config OK', ...loaded.warnings.map(formatWarning), ''].join('\n'));
     return 0;
   }
   const { config } = loaded;
   const log = createLogger(config.log.level);
-  warnAboutWeakSettings(config, log);
+  for (const { event, key, message } of loaded.warnings)
+    log.warn({ event, key }, `${key}: ${message}`);
   keepRunningOnStrayErrors(log);
 
   const gateway = createGateway({ config, log });
@@ -75,27 +81,6 @@ function withoutCredentials(url: string): string {
   shown.username = '';
   shown.password = '';
   return shown.href;
-}
-
-function warnAboutWeakSettings(config: Config, log: Logger): void {
-  if (config.csrf.secret === '') {
-    log.warn(
-      { event: 'csrf_secret_ephemeral' },
-      "csrf.secret is empty: tokens are signed with a random per-process key, so replicas reject each other's tokens and a restart invalidates open forms",
-    );
-  }
-  if (config.captcha.secret === '') {
-    log.warn(
-      { event: 'captcha_secret_missing' },
-      'captcha.secret is empty: the provider will reject every verification',
-    );
-  }
-  if (config.captcha.provider === 'test') {
-    log.warn(
-      { event: 'test_captcha_provider' },
-      'captcha.provider is "test": a checkbox passes the captcha. Never use this in production',
-    );
-  }
 }
 
 // A stray error in one request must not take every other request down with the process.

@@ -20,6 +20,9 @@ export function reloadFromFile(file: string, gateway: Gateway, log: Logger): boo
   const { restartNeeded } = gateway.reload(loaded.config);
   gateway.metrics.configReloads.inc({ result: 'success' });
   log.info({ event: 'config_reloaded', file }, 'config reloaded');
+  // The same warnings as at start: a reload is how most configs reach a running gateway.
+  for (const { event, key, message } of loaded.warnings)
+    log.warn({ event, key }, `${key}: ${message}`);
   if (restartNeeded.length > 0) {
     log.warn(
       { event: 'config_restart_needed', keys: restartNeeded },

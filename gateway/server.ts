@@ -65,6 +65,8 @@ const REFUSALS = {
 type Triage = Route | { readonly kind: 'refused'; readonly status: keyof typeof REFUSALS };
 const NO_HEADERS: IncomingHttpHeaders = {};
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+/** How long destroyed sockets get to close (a loop turn or two; bounded all the same). */
+const CUT_SOCKETS_CLOSE_MS = 1000;
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { log } = options;
@@ -73,6 +75,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const store = guardStore(options.store ?? createStore(options.config, log), { log, metrics });
   metrics.countThrottledWith(() => store.countThrottled(now()));
   let draining = false;
+  /** Set when drain_timeout has passed: the requests still open are cut, and logged as such. */
+  let cutAtDrain = false;
 
   const deps = {
     store,
@@ -246,6 +250,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       path: query === -1 ? url : url.slice(0, query),
       status: res.writableFinished ? res.statusCode : 0,
       outcome: exchange.outcome,
+      cut: cutAtDrain && !res.writableFinished ? 'drain' : undefined,
       duration_ms: Math.round(ms * 1e3) / 1e3,
       upstream_ms:
         exchange.upstreamMs === 0
@@ -357,8 +362,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (!socket.writable) return socket.destroy();
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     if (timedOut) metrics.bounds.inc({ bound: 'request_timeout' });
-    const status = timedOut ? 408 : 400;
-    const text = timedOut ? 'Request Timeout' : 'Bad Request';
+    // A header block the parser will not hold (past max header size; on Node 24 also a thousand
+    // lines of a few bytes) is 431, as Node's own clientError answer has it.
+    const status = timedOut ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const text = http.STATUS_CODES[status];
     // Destroyed once the answer is out: a client that neither sends nor reads nor closes would
     // otherwise keep the socket (and its fd) for as long as it likes.
     closeWhenFlushed(
@@ -433,9 +440,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       publicServer.closeIdleConnections();
       const graceful = await connections.drained(listen.drain_timeout);
       if (!graceful) {
+        cutAtDrain = true;
         publicServer.closeAllConnections();
         // WebSocket tunnels and other upgraded sockets are no longer the server's to close.
         connections.destroyAll();
+        // Cut sockets close a turn later, and their requests log then: before we return.
+        await connections.drained(CUT_SOCKETS_CLOSE_MS);
       }
       await closed;
       pipeline.proxy.close();

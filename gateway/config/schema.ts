@@ -183,7 +183,8 @@ export const configSchema = z
       max_connections_per_client: integer(256, 1, 1_000_000),
     }),
     admin: section({
-      host: text('0.0.0.0'),
+      // Loopback: metrics and the admin API are never on every interface unless asked for.
+      host: text('127.0.0.1'),
       port: integer(9090, 0, 65535),
       token: text(''),
     }),

@@ -91,6 +91,26 @@ describe('Dockerfile', () => {
     expect(helpers).to.include('define "captcha-gateway.configDir" -}}\n/etc/captcha-gateway\n');
   });
 
+  it('builds every stage on Node 24 LTS, one of the versions package.json supports', () => {
+    const arg = all.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
+    expect(arg?.args).to.equal('NODE_IMAGE=node:24-bookworm-slim');
+    const froms = all.filter((i) => i.op === 'FROM').map((i) => i.args.split(/\s+/)[0]);
+    expect(froms.every((image) => image === '${NODE_IMAGE}')).to.equal(true);
+    const engines = (
+      JSON.parse(readText(path.join(root, 'package.json'))) as {
+        engines: { node: string };
+      }
+    ).engines.node;
+    expect(engines).to.match(/\|\|\s*>=\s*24\b|\^24\b/);
+  });
+
+  it('opens the admin port to the container network, which config/default.yaml keeps on loopback', () => {
+    expect(runtimeOps('ENV').map((i) => i.args)).to.include('ADMIN_HOST=0.0.0.0');
+    expect(readText(path.join(root, 'config/default.yaml'))).to.match(
+      /^admin:.*\n(?:\s+#.*\n)*\s+host: \$\{ADMIN_HOST:-127\.0\.0\.1\}/m,
+    );
+  });
+
   it('bakes no secret into the image', () => {
     const secretish = /(secret|token|password|passwd|api_?key|private_?key)/i;
     for (const i of all.filter((x) => x.op === 'ENV' || x.op === 'ARG')) {

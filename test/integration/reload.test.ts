@@ -157,6 +157,8 @@ describe('live reload', () => {
     agent.destroy();
     expect(captured.events('config_reloaded')).to.have.length(1);
     expect(captured.events('config_restart_needed')[0]?.keys).to.deep.equal(['store']);
+    // The new file's warnings are logged on reload as at start.
+    expect(captured.events('store_redis_ignored')).to.have.length(1);
     expect(gateway.config.store.redis.prefix).to.equal('cgw:');
     expect(captured.log.level).to.equal('warn');
   });

@@ -13,6 +13,7 @@ describe('config loading', () => {
     if (!result.ok) expect.fail(result.problems.join('\n'));
     const { config } = result;
     expect(config.upstream.url).to.equal('http://127.0.0.1:8000');
+    expect(config.admin.host, 'metrics never on every interface by default').to.equal('127.0.0.1');
     expect(config.throttle).to.include({ limit: 300, window: 60_000, block: 900_000 });
     expect(config.captcha.max_body).to.equal(16 * 1024);
     expect(config.throttle.rules[0]).to.deep.include({ name: 'login', limit: 10, window: 60_000 });
