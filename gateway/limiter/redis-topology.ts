@@ -130,6 +130,28 @@ export function openTopology(options: TopologyOptions): RedisTopology {
   }
 }
 
+/** The gateway's commands, written the same way on a client, a sentinel and a cluster. */
+function commandsOf(client: {
+  hit: RedisCommands['hit'];
+  attempt: RedisCommands['attempt'];
+  release: RedisCommands['release'];
+  get(key: string): Promise<string | null>;
+  set(
+    key: string,
+    value: string,
+    options: { expiration: { type: 'PX'; value: number } },
+  ): Promise<unknown>;
+}): RedisCommands {
+  return {
+    hit: (keys, args) => client.hit(keys, args),
+    attempt: (keys, args) => client.attempt(keys, args),
+    release: (keys, args) => client.release(keys, args),
+    get: (key) => client.get(key),
+    setPx: (key, value, ttlMs) =>
+      client.set(key, value, { expiration: { type: 'PX', value: ttlMs } }),
+  };
+}
+
 function single(url: string, connectTimeoutMs: number): RedisTopology {
   const client = createClient({
     url,
@@ -147,14 +169,7 @@ function single(url: string, connectTimeoutMs: number): RedisTopology {
     values: (keys) => client.mGet([...keys]),
   };
   return {
-    commands: {
-      hit: (keys, args) => client.hit(keys, args),
-      attempt: (keys, args) => client.attempt(keys, args),
-      release: (keys, args) => client.release(keys, args),
-      get: (key) => client.get(key),
-      setPx: (key, value, ttlMs) =>
-        client.set(key, value, { expiration: { type: 'PX', value: ttlMs } }),
-    },
+    commands: commandsOf(client),
     get isReady() {
       return client.isReady;
     },
@@ -218,14 +233,7 @@ function sentinel(
     values: (keys) => client.mGet([...keys]),
   };
   return {
-    commands: {
-      hit: (keys, args) => client.hit(keys, args),
-      attempt: (keys, args) => client.attempt(keys, args),
-      release: (keys, args) => client.release(keys, args),
-      get: (key) => client.get(key),
-      setPx: (key, value, ttlMs) =>
-        client.set(key, value, { expiration: { type: 'PX', value: ttlMs } }),
-    },
+    commands: commandsOf(client),
     get isReady() {
       return client.isReady;
     },
@@ -280,14 +288,7 @@ function cluster(
     );
   };
   return {
-    commands: {
-      hit: (keys, args) => client.hit(keys, args),
-      attempt: (keys, args) => client.attempt(keys, args),
-      release: (keys, args) => client.release(keys, args),
-      get: (key) => client.get(key),
-      setPx: (key, value, ttlMs) =>
-        client.set(key, value, { expiration: { type: 'PX', value: ttlMs } }),
-    },
+    commands: commandsOf(client),
     get isReady() {
       return client.isReady;
     },
