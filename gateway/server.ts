@@ -216,12 +216,12 @@ export function createGateway(options: GatewayOptions): Gateway {
               goOn();
               return p.proxy.web(req, res, requestId);
             case 'intercept':
-              res.setHeader('x-request-id', requestId);
               return answerThrottled(
                 req,
                 res,
                 p.config.captcha.redirect_path,
                 decision.retryAfterS,
+                requestId,
               );
             case 'unavailable':
               return sendJson(res, 503, STORE_UNAVAILABLE, {
