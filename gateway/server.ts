@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { createAdminApp } from './admin/app.js';
 import type { Config } from './config/schema.js';
 import { limitClientConnections } from './http/client-connections.js';
-import { closeWhenFlushed } from './http/close-when-flushed.js';
+import { closeWhenFlushed, rawAnswer } from './http/close-when-flushed.js';
 import { trackConnections } from './http/connections.js';
 import { attachExchange, exchangeOf, findExchange, type Exchange } from './http/exchange.js';
 import { framingProblem, overriddenMethods } from './http/framing.js';
@@ -64,6 +64,7 @@ const REFUSALS = {
 /** A route, or a request refused before it is classified (http/framing.ts). */
 type Triage = Route | { readonly kind: 'refused'; readonly status: keyof typeof REFUSALS };
 const NO_HEADERS: IncomingHttpHeaders = {};
+const CONNECT_REFUSED = rawAnswer(405, 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n');
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 /** How long destroyed sockets get to close (a loop turn or two; bounded all the same). */
 const CUT_SOCKETS_CLOSE_MS = 1000;
@@ -184,11 +185,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const { exchange, route } = triage(p, req);
     const { requestId } = exchange;
     if (draining || expectsContinue) res.setHeader('connection', 'close');
-    const goOn = (): void => {
-      if (!expectsContinue) return;
-      if (!draining) res.removeHeader('connection');
-      res.writeContinue();
-    };
+    // No closure per request: only a request that asked for 100-continue has anything to do here.
+    const goOn = expectsContinue ? () => sendContinue(res, draining) : noop;
     // A response closes once: `on` spares the wrapper `once` would allocate.
     res.on('close', () => finish(exchange, req, res));
     switch (route.kind) {
@@ -239,23 +237,18 @@ export function createGateway(options: GatewayOptions): Gateway {
     const seconds = ms / 1e3;
     metrics.requests.record(exchange.outcome, seconds);
     if (!log.isLevelEnabled('info')) return;
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
     log.info({
       event: 'request',
       request_id: exchange.requestId,
       client: exchange.key,
       method: req.method,
-      // The query is left out: it may carry tokens or personal data.
-      path: query === -1 ? url : url.slice(0, query),
+      path: loggedPath(req),
       status: res.writableFinished ? res.statusCode : 0,
       outcome: exchange.outcome,
       cut: cutAtDrain && !res.writableFinished ? 'drain' : undefined,
-      duration_ms: Math.round(ms * 1e3) / 1e3,
+      duration_ms: roundMs(ms),
       upstream_ms:
-        exchange.upstreamMs === 0
-          ? undefined
-          : Math.round((exchange.upstreamMs - exchange.startMs) * 1e3) / 1e3,
+        exchange.upstreamMs === 0 ? undefined : roundMs(exchange.upstreamMs - exchange.startMs),
       upstream_error: exchange.upstreamError,
     });
   }
@@ -270,21 +263,17 @@ export function createGateway(options: GatewayOptions): Gateway {
     socket.on('error', () => socket.destroy());
     const { exchange, route } = triage(p, req);
     socket.once('close', () => finishUpgrade(exchange, req));
-    const refuseUpgrade = (status: number, text: string): void => {
+    const refuseUpgrade = (status: number): void => {
       exchange.upgradeStatus = status;
-      closeWhenFlushed(
-        socket,
-        listen.send_timeout,
-        `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n`,
-      );
+      closeWhenFlushed(socket, listen.send_timeout, rawAnswer(status));
     };
     switch (route.kind) {
       case 'refused':
         exchange.outcome = 'refused';
-        return refuseUpgrade(route.status, http.STATUS_CODES[route.status]!);
+        return refuseUpgrade(route.status);
       case 'captcha':
         exchange.outcome = 'refused';
-        return refuseUpgrade(400, 'Bad Request');
+        return refuseUpgrade(400);
       case 'exempt':
         exchange.outcome = 'exempt';
         return p.proxy.ws(req, socket, head, exchange.requestId);
@@ -294,9 +283,9 @@ export function createGateway(options: GatewayOptions): Gateway {
             case 'proxy':
               return p.proxy.ws(req, socket, head, exchange.requestId);
             case 'intercept':
-              return refuseUpgrade(429, 'Too Many Requests');
+              return refuseUpgrade(429);
             case 'unavailable':
-              return refuseUpgrade(503, 'Service Unavailable');
+              return refuseUpgrade(503);
           }
         });
     }
@@ -314,27 +303,21 @@ export function createGateway(options: GatewayOptions): Gateway {
       status: 405,
       outcome: 'refused',
     });
-    socket.end(
-      'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n',
-      () => socket.destroy(),
-    );
+    closeWhenFlushed(socket, pipeline.config.listen.send_timeout, CONNECT_REFUSED);
   }
 
   /** One log line per upgrade, when its socket closes: a tunnel's line spans its whole life. */
   function finishUpgrade(exchange: Exchange, req: IncomingMessage): void {
     metrics.requests.count(exchange.outcome);
     if (!log.isLevelEnabled('info')) return;
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const ms = performance.now() - exchange.startMs;
     log.info({
       event: 'upgrade',
       request_id: exchange.requestId,
       client: exchange.key,
-      path: query === -1 ? url : url.slice(0, query),
+      path: loggedPath(req),
       status: exchange.upgradeStatus ?? 0,
       outcome: exchange.outcome,
-      duration_ms: Math.round(ms * 1e3) / 1e3,
+      duration_ms: roundMs(performance.now() - exchange.startMs),
       upstream_error: exchange.upstreamError,
     });
   }
@@ -365,14 +348,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     // A header block the parser will not hold (past max header size; on Node 24 also a thousand
     // lines of a few bytes) is 431, as Node's own clientError answer has it.
     const status = timedOut ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const text = http.STATUS_CODES[status];
     // Destroyed once the answer is out: a client that neither sends nor reads nor closes would
     // otherwise keep the socket (and its fd) for as long as it likes.
-    closeWhenFlushed(
-      socket,
-      listen.send_timeout,
-      `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncache-control: no-store\r\ncontent-length: 0\r\n\r\n`,
-    );
+    closeWhenFlushed(socket, listen.send_timeout, rawAnswer(status));
   });
   const connections = trackConnections(publicServer, (open) => metrics.connectionsOpen.set(open));
   limitClientConnections(publicServer, {
@@ -455,6 +433,24 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   };
 }
+
+const noop = (): void => {};
+
+/** The request goes on: the client waiting with `Expect: 100-continue` may send its body now. */
+function sendContinue(res: ServerResponse, draining: boolean): void {
+  if (!draining) res.removeHeader('connection');
+  res.writeContinue();
+}
+
+/** The path a log line names: the query is left out, it may carry tokens or personal data. */
+function loggedPath(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** Milliseconds to the microsecond, as log lines write them. */
+const roundMs = (ms: number): number => Math.round(ms * 1e3) / 1e3;
 
 /** Requests still on the old upstream pool may run up to request_timeout; then it is closed. */
 function retire(previous: Pipeline, afterMs: number): void {

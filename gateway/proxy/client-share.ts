@@ -5,7 +5,7 @@
 // A trusted proxy's own requests (a storefront's server-side fetches carry no client address)
 // are not bounded: they are everyone's.
 import type { IncomingMessage } from 'node:http';
-import { closeWhenFlushed } from '../http/close-when-flushed.js';
+import { closeWhenFlushed, rawAnswer } from '../http/close-when-flushed.js';
 import { sendJson } from '../http/send.js';
 import type { UpstreamProxy } from './proxy.js';
 
@@ -32,9 +32,7 @@ export function clientShare(limit: number, maxSockets: number): number {
 
 const RETRY_AFTER_S = '1';
 const BUSY = { detail: 'Too many requests at once from this client. Please try again shortly.' };
-const BUSY_UPGRADE =
-  'HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\nconnection: close\r\n' +
-  'cache-control: no-store\r\ncontent-length: 0\r\n\r\n';
+const BUSY_UPGRADE = rawAnswer(503, `retry-after: ${RETRY_AFTER_S}\r\n`);
 
 /** `proxy`, with each client held to its share; the count lives as long as the proxy. */
 export function limitPerClient(proxy: UpstreamProxy, options: ClientShareOptions): UpstreamProxy {
